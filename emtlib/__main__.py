@@ -1,0 +1,69 @@
+"""Command line: `python -m emtlib --help`."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .data.schema import DATASETS
+
+
+def _synth(args) -> int:
+    from .data.mmsa import load_mmsa, summarize
+    from .data.synthetic import write_synthetic
+
+    t0 = time.perf_counter()
+    path = write_synthetic(args.dataset, args.out, scale=args.scale, seed=args.seed)
+    seconds = time.perf_counter() - t0
+    print(summarize(load_mmsa(path, args.dataset)))
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB) in {seconds:.1f} s")
+    return 0
+
+
+def _inspect(args) -> int:
+    from .data.mmsa import load_mmsa, summarize
+
+    print(summarize(load_mmsa(args.data, args.dataset, strict=args.strict)))
+    return 0
+
+
+def _normalize_sims(args) -> int:
+    from .data.mmsa import write_normalized_sims
+
+    print(f"wrote {write_normalized_sims(args.data)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m emtlib",
+        description="emtlib: EMT-DLFR (Sun et al., IEEE TAC 2023) data, training and tools.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="write the synthetic stand-in of a dataset (MMSA pickle format)")
+    s.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    s.add_argument("--out", required=True, type=Path, help="pickle to write")
+    s.add_argument("--scale", type=float, default=1.0, help="split sizes = real sizes x scale")
+    s.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    s.set_defaults(func=_synth)
+
+    s = sub.add_parser("inspect", help="validate an MMSA pickle and print its summary")
+    s.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    s.add_argument("--data", required=True, type=Path, help="pickle file or data root")
+    s.add_argument("--strict", action="store_true", help="a hash or size mismatch is an error")
+    s.set_defaults(func=_inspect)
+
+    s = sub.add_parser("normalize-sims", help="write unaligned_39_normalized.pkl beside unaligned_39.pkl")
+    s.add_argument("--data", required=True, type=Path, help="unaligned_39.pkl or the data root")
+    s.set_defaults(func=_normalize_sims)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The incomplete view, bit-identical to the released code's `generate_m` (facts section 2).
+
+For each modality the released loader calls `np.random.seed(seed)` and draws
+`u = np.random.uniform(size=(N, T))` over the whole split in C order; a position is KEPT iff
+`u > rate` and it is valid. Text keeps [CLS] and [SEP] whatever u says; a masked word piece
+becomes [UNK] (id 100), a masked frame a zero vector; lengths never change. The masks are
+drawn once per split and reused for every epoch and every training seed.
+
+Here the draw uses a private `numpy.random.RandomState(seed)`, which produces the same
+stream as seeding the global generator, so no global random state is touched.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .schema import UNK_ID
+
+MISSING_SEEDS = (111, 1111, 11111)
+"""Seeds of the text, audio and vision masks (official `missing_seed`)."""
+
+MODALITIES = ("text", "audio", "vision")
+
+
+def as_rates(rate: float | Sequence[float]) -> tuple[float, float, float]:
+    """One missing rate for all modalities, or a (text, audio, vision) triple; each in [0, 1]."""
+    if isinstance(rate, (int, float, np.floating, np.integer)) and not isinstance(rate, bool):
+        rates = (float(rate),) * 3
+    else:
+        try:
+            rates = tuple(float(r) for r in rate)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise ValueError(f"missing rate must be a number or a (text, audio, vision) triple, "
+                             f"found {rate!r}") from None
+        if len(rates) != 3:
+            raise ValueError(f"a per-modality missing rate needs 3 values (text, audio, vision), "
+                             f"found {len(rates)}: {rate!r}")
+    for r in rates:
+        if not 0.0 <= r <= 1.0:  # also rejects NaN
+            raise ValueError(f"missing rate must lie in [0, 1], found {r!r}")
+    return rates  # type: ignore[return-value]
+
+
+def kept_mask(valid: np.ndarray, rate: float, seed: int) -> np.ndarray:
+    """(N, T) bool: True where `u > rate` and the position is valid (u from RandomState(seed))."""
+    u = np.random.RandomState(seed).uniform(size=valid.shape)  # (N, T), C order
+    return (u > rate) & valid
+
+
+def length_mask(lengths: np.ndarray, T: int) -> np.ndarray:
+    """(N, T) bool: True for t < length."""
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
+def make_missing(split: dict, rate: float | Sequence[float],
+                 seeds: Sequence[int] = MISSING_SEEDS) -> dict:
+    """The incomplete view of one split (facts section 2).
+
+    Returns a new dict with the split's keys, where `text_bert` (ids row), `audio` and
+    `vision` are masked, plus `text_kept`, `audio_kept`, `vision_kept`: (N, T) bool, True where
+    the position is present and valid. The pre-extracted `text` features cannot be masked
+    token by token the way the protocol masks ids, so they are left out of the incomplete
+    view (consumers that need text features re-encode `text_bert`; facts 7.0). The input
+    split is not modified.
+    """
+    r_text, r_audio, r_vision = as_rates(rate)
+    if len(seeds) != 3:
+        raise ValueError(f"seeds must be (text, audio, vision), found {seeds!r}")
+    for k in ("text_bert", "audio", "vision", "audio_lengths", "vision_lengths"):
+        if k not in split:
+            raise KeyError(f"split has no '{k}': make_missing needs an MMSA split "
+                           f"(text_bert, audio, vision and their lengths)")
+    out = {k: v for k, v in split.items() if k != "text"}
+
+    # Text: valid = attention mask; CLS (0) and SEP (n_tok - 1) always kept (facts 2).
+    text_bert = np.asarray(split["text_bert"])
+    ids, att = text_bert[:, 0], text_bert[:, 1]  # (N, L) each
+    valid = att == 1
+    kept = kept_mask(valid, r_text, seeds[0])
+    rows = np.arange(len(ids))
+    # The released code indexes SEP as argmin(mask) - 1, i.e. -1 (the last position) when
+    # the text fills all L positions; that is SEP in both cases.
+    sep = np.argmin(att, axis=1) - 1
+    kept[rows, 0] = True
+    kept[rows, sep] = True
+    # The released formula, kept * id + [UNK] * (valid - kept): padding becomes 0 whatever it held.
+    k, v = kept.astype(text_bert.dtype), valid.astype(text_bert.dtype)
+    masked_ids = k * ids + UNK_ID * (v - k)
+    new_tb = text_bert.copy()
+    new_tb[:, 0] = masked_ids
+    out["text_bert"] = new_tb
+    out["text_kept"] = kept
+
+    # Audio / vision: valid = t < length; masked frames become zero vectors.
+    for name, r, seed in (("audio", r_audio, seeds[1]), ("vision", r_vision, seeds[2])):
+        x = np.asarray(split[name])  # (N, T, D)
+        valid = length_mask(split[f"{name}_lengths"], x.shape[1])
+        kept = kept_mask(valid, r, seed)
+        out[name] = x * kept[:, :, None].astype(x.dtype)
+        out[f"{name}_kept"] = kept
+    return out

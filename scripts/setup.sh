@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv and install emtlib with everything it needs. Idempotent: a second run with
+# unchanged requirements returns at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.emtlib-requirements.sha1
+want=$(cat requirements.txt pyproject.toml | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch first and alone: anything that needs torch installed before it pulls a CUDA build.
+  .venv/bin/python -m pip install -q "$(grep -E '^torch==' requirements.txt)"
+  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+  echo "$want" > "$stamp"
+fi
