@@ -1,0 +1,31 @@
+"""EMT-DLFR and its ablation variants: `build_model(config)` returns the model for an ExperimentConfig."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from emtlib.config import ExperimentConfig
+
+from .emt import EMT, FusionOutput
+from .emt_dlfr import EMTDLFR, ViewOutput
+from .text_encoder import (TextEncoderNotFound, build_text_encoder, resolve_text_encoder,
+                           text_encoder_config)
+
+__all__ = ["build_model", "EMTDLFR", "EMT", "FusionOutput", "ViewOutput", "build_text_encoder",
+           "resolve_text_encoder", "text_encoder_config", "TextEncoderNotFound"]
+
+
+def build_model(config: ExperimentConfig, pretrained_text: bool = False,
+                text_encoder: nn.Module | None = None) -> EMTDLFR:
+    """EMT-DLFR for `config` (its model, loss and method).
+
+    pretrained_text: load the text encoder's weights from disk (never downloaded); False builds it
+        with random weights from its standard config.
+    text_encoder: an already-built BertModel-like module to use instead (tests, sharing one BERT);
+        it must expose `.config.hidden_size` and return `.last_hidden_state`.
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"build_model expects an ExperimentConfig, got {type(config).__name__}: "
+                        "use emtlib.config.paper_config(...) or smoke_config(...)")
+    if text_encoder is None:
+        text_encoder = build_text_encoder(config.model.text_encoder, pretrained_text)
+    return EMTDLFR(config.model, config.loss, config.method, text_encoder)

@@ -1,0 +1,212 @@
+"""EMT-DLFR (paper section 3, facts section 3): encoders, projections, EMT, prediction head,
+SimSiam projector/predictor (high-level attraction) and reconstruction heads (low-level).
+
+Forward contract, `model(batch, return_attention=False) -> dict`:
+
+    'pred_m'     (B,)  the primary prediction, scored by the task loss and by the metrics:
+                       the incomplete view (text_m, audio_m, vision_m) for method 'emt_dlfr';
+                       the complete view (text, audio, vision) for method 'emt' (complete setting).
+    'pred'       (B,)  complete-view prediction; only when the complete view runs (emt_dlfr, lambda_attr > 0).
+    'attraction' dict  only when lambda_attr > 0, key -> tensors for key in (gmc, text, audio, video):
+                       simsiam: {'p_m', 'z_m', 'p', 'z'}  p = q(p(h)), z = p(h).detach(), per view;
+                       cosine:  {'h_m', 'h'}               the raw representations of both views.
+    'recon'      dict  only when lambda_recon > 0, modality -> {'pred', 'target', 'mask'}:
+                       pred (B, T, D) = r(Z_m) of the incomplete view; target the complete view
+                       (text: BERT output at positions 1..L-1, detached; audio/video: raw
+                       features cropped to the longest length in the batch); mask (B, T) bool
+                       True at masked valid positions.
+    'attention'  dict  only when asked (OAGL): modality -> list over layers of (B, heads, 3, T_m),
+                       the G <- local cross-attention of the primary view (facts 8);
+    'attention_complete'  the same for the complete view, when it runs.
+
+The complete view runs only when lambda_attr > 0; with lambda_attr = 0 and lambda_recon > 0 only
+BERT runs on the complete text (no grad) to give the text reconstruction target. Heads of a term
+whose lambda is 0 are not built and never executed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from emtlib.config import LossConfig, ModelConfig, TrainConfig
+
+from .emt import EMT
+from .layers import AuViSubNet, length_to_mask
+
+ATTRACTION_KEYS = ("gmc", "text", "audio", "video")
+
+
+@dataclass
+class ViewOutput:
+    """Everything one forward pass over one view produces."""
+
+    pred: torch.Tensor  # (B,)
+    h_text: torch.Tensor  # (B, H_t) BERT CLS, unprojected
+    h_audio: torch.Tensor  # (B, audio_out)
+    h_video: torch.Tensor  # (B, video_out)
+    g: torch.Tensor  # (B, 3d)
+    text_seq: torch.Tensor  # (B, L-1, H_t) BERT output without CLS
+    Z: list  # final local sequences [(B, T_m, d)]
+    masks: list  # valid masks [(B, T_m) bool]
+    attention: dict | None
+
+
+def simsiam_projector(n: int) -> nn.Sequential:
+    """p(.): Linear(n, n) -> BatchNorm1d(n, affine=False), no activation (facts 3.14)."""
+    return nn.Sequential(nn.Linear(n, n), nn.BatchNorm1d(n, affine=False))
+
+
+def simsiam_predictor(n: int, hidden: int) -> nn.Sequential:
+    """q(.): Linear(n, hidden, no bias) -> BatchNorm1d -> ReLU -> Linear(hidden, n) (facts 3.14)."""
+    return nn.Sequential(nn.Linear(n, hidden, bias=False), nn.BatchNorm1d(hidden),
+                         nn.ReLU(inplace=True), nn.Linear(hidden, n))
+
+
+class EMTDLFR(nn.Module):
+    """The full model. `method='emt'` runs the complete view only (complete setting)."""
+
+    def __init__(self, cfg: ModelConfig, loss: LossConfig, method: str, text_encoder: nn.Module):
+        super().__init__()
+        if method not in ("emt_dlfr", "emt"):
+            raise ValueError(f"method {method!r}: expected 'emt_dlfr' or 'emt'")
+        self.cfg, self.method = cfg, method
+        self.complete_setting = method == "emt"
+        self.use_complete_view = not self.complete_setting and loss.lambda_attr > 0
+        self.use_recon = not self.complete_setting and loss.lambda_recon > 0
+        self.attraction = loss.attraction
+        d = cfg.d_model
+        self.text_model = text_encoder
+        t_dim = text_encoder.config.hidden_size  # 768 for bert-base, 384 for MiniLM
+        self.text_dim = t_dim
+        self.audio_model = AuViSubNet(cfg.audio_dim, cfg.a_lstm_hidden, cfg.audio_out,
+                                      cfg.a_lstm_layers, cfg.a_lstm_dropout)
+        self.video_model = AuViSubNet(cfg.vision_dim, cfg.v_lstm_hidden, cfg.video_out,
+                                      cfg.v_lstm_layers, cfg.v_lstm_dropout)
+        # one bias-free projection per modality, shared by sequence and utterance vector (facts 3.4)
+        self.proj_text = nn.Linear(t_dim, d, bias=False)
+        self.proj_audio = nn.Linear(cfg.audio_out, d, bias=False)
+        self.proj_video = nn.Linear(cfg.video_out, d, bias=False)
+        self.fusion = EMT(cfg)
+        head_in = t_dim + cfg.audio_out + cfg.video_out + 3 * d  # [h_l | h_a | h_v | g] (facts 3.13)
+        P = cfg.post_fusion_dim
+        self.post_fusion = nn.Sequential(
+            nn.Dropout(cfg.post_fusion_dropout), nn.Linear(head_in, P), nn.ReLU(inplace=True),
+            nn.Linear(P, P), nn.ReLU(inplace=True), nn.Linear(P, 1))
+        if self.use_complete_view and self.attraction == "simsiam":
+            dims = {"gmc": (3 * d, cfg.gmc_pred_dim), "text": (t_dim, cfg.text_pred_dim),
+                    "audio": (cfg.audio_out, cfg.audio_pred_dim),
+                    "video": (cfg.video_out, cfg.video_pred_dim)}
+            self.projector = nn.ModuleDict({k: simsiam_projector(n) for k, (n, _) in dims.items()})
+            self.predictor = nn.ModuleDict({k: simsiam_predictor(n, h) for k, (n, h) in dims.items()})
+        if self.use_recon:  # r(.) is one Linear (facts 3.15)
+            self.recon_text = nn.Linear(d, t_dim)
+            self.recon_audio = nn.Linear(d, cfg.audio_dim)
+            self.recon_video = nn.Linear(d, cfg.vision_dim)
+
+    # ---- one view ---------------------------------------------------------------------------
+    def _text(self, text: torch.Tensor) -> torch.Tensor:
+        # text (B, 3, L): ids, attention mask, segment ids
+        out = self.text_model(input_ids=text[:, 0], attention_mask=text[:, 1],
+                              token_type_ids=text[:, 2])
+        return out.last_hidden_state  # (B, L, H_t)
+
+    def encode_view(self, text, audio, audio_lengths, vision, vision_lengths,
+                    return_attention: bool = False) -> ViewOutput:
+        """Encoders -> projections -> EMT -> prediction, for one view."""
+        hid = self._text(text)  # (B, L, H_t)
+        h_t, H_t = hid[:, 0], hid[:, 1:]  # CLS (B, H_t); local sequence (B, L-1, H_t)
+        t_mask = length_to_mask(text[:, 1].sum(1) - 2, H_t.shape[1])  # words only: no SEP/PAD
+        T_a, T_v = int(audio_lengths.max()), int(vision_lengths.max())
+        h_a, H_a = self.audio_model(audio[:, :T_a], audio_lengths)  # (B, 16), (B, T_a, 16)
+        h_v, H_v = self.video_model(vision[:, :T_v], vision_lengths)  # (B, 32), (B, T_v, 32)
+        a_mask = length_to_mask(audio_lengths, T_a)
+        v_mask = length_to_mask(vision_lengths, T_v)
+        G0 = torch.stack([self.proj_text(h_t), self.proj_audio(h_a), self.proj_video(h_v)], dim=1)  # (B, 3, d)
+        seqs = [self.proj_text(H_t), self.proj_audio(H_a), self.proj_video(H_v)]  # (B, T_m, d)
+        masks = [t_mask, a_mask, v_mask]
+        fo = self.fusion(G0, seqs, masks, return_attention)
+        pred = self.post_fusion(torch.cat([h_t, h_a, h_v, fo.g], dim=-1)).squeeze(-1)  # (B,)
+        return ViewOutput(pred=pred, h_text=h_t, h_audio=h_a, h_video=h_v, g=fo.g, text_seq=H_t,
+                          Z=fo.Z, masks=masks, attention=fo.attention)
+
+    def _view(self, batch: dict, complete: bool, return_attention: bool) -> ViewOutput:
+        s = "" if complete else "_m"
+        return self.encode_view(batch["text" + s], batch["audio" + s], batch["audio_lengths"],
+                                batch["vision" + s], batch["vision_lengths"], return_attention)
+
+    # ---- forward -----------------------------------------------------------------------------
+    def forward(self, batch: dict, return_attention: bool = False) -> dict:
+        if self.complete_setting:
+            view = self._view(batch, complete=True, return_attention=return_attention)
+            out = {"pred_m": view.pred}
+            if return_attention:
+                out["attention"] = view.attention
+            return out
+        if self.training and self.use_complete_view and self.attraction == "simsiam" \
+                and batch["text_m"].shape[0] < 2:
+            raise ValueError("a training batch of one sample cannot pass the SimSiam BatchNorms; "
+                             "use batch_size >= 2 and avoid a trailing batch of one")
+        comp = self._view(batch, True, return_attention) if self.use_complete_view else None
+        prim = self._view(batch, False, return_attention)  # the incomplete view
+        out = {"pred_m": prim.pred}
+        if comp is not None:
+            out["pred"] = comp.pred
+            out["attraction"] = self._attraction(prim, comp)
+        if self.use_recon:
+            out["recon"] = self._reconstruction(batch, prim, comp)
+        if return_attention:
+            out["attention"] = prim.attention
+            if comp is not None:
+                out["attention_complete"] = comp.attention
+        return out
+
+    def _attraction(self, prim: ViewOutput, comp: ViewOutput) -> dict:
+        pairs = {"gmc": (prim.g, comp.g), "text": (prim.h_text, comp.h_text),
+                 "audio": (prim.h_audio, comp.h_audio), "video": (prim.h_video, comp.h_video)}
+        if self.attraction == "cosine":  # paper 5.2.6: no projector/predictor
+            return {k: {"h_m": hm, "h": h} for k, (hm, h) in pairs.items()}
+        res = {}
+        for k, (hm, h) in pairs.items():
+            zp = self.projector[k](h)  # complete view, its own BatchNorm statistics
+            zp_m = self.projector[k](hm)  # incomplete view
+            res[k] = {"p": self.predictor[k](zp), "z": zp.detach(),  # stop-gradient (eq. 13)
+                      "p_m": self.predictor[k](zp_m), "z_m": zp_m.detach()}
+        return res
+
+    def _reconstruction(self, batch: dict, prim: ViewOutput, comp: ViewOutput | None) -> dict:
+        if comp is not None:
+            t_target = comp.text_seq.detach()  # (B, L-1, H_t)
+        else:  # lambda_attr = 0: only BERT on the complete text gives the target
+            with torch.no_grad():
+                t_target = self._text(batch["text"])[:, 1:]
+        text, kept = batch["text"], batch["text_kept"]
+        t_mask = text[:, 1, 1:].bool() & ~kept[:, 1:].bool()  # masked word tokens (B, L-1)
+        out = {"text": {"pred": self.recon_text(prim.Z[0]), "target": t_target, "mask": t_mask}}
+        for name, key, head, Z, valid in (("audio", "audio", self.recon_audio, prim.Z[1], prim.masks[1]),
+                                          ("video", "vision", self.recon_video, prim.Z[2], prim.masks[2])):
+            T = Z.shape[1]
+            mask = valid & ~batch[f"{key}_kept"][:, :T].bool()  # masked valid frames (B, T)
+            out[name] = {"pred": head(Z), "target": batch[key][:, :T], "mask": mask}
+        return out
+
+    # ---- optimiser groups --------------------------------------------------------------------
+    def parameter_groups(self, train: TrainConfig) -> list[dict]:
+        """The five Adam groups of the release (facts 4): BERT decay / no-decay, audio, video, other."""
+        no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")
+        bert = list(self.text_model.named_parameters())
+        groups = [
+            {"name": "bert_decay", "params": [p for n, p in bert if not any(k in n for k in no_decay)],
+             "lr": train.lr_bert, "weight_decay": train.wd_bert},
+            {"name": "bert_no_decay", "params": [p for n, p in bert if any(k in n for k in no_decay)],
+             "lr": train.lr_bert, "weight_decay": 0.0},
+            {"name": "audio", "params": list(self.audio_model.parameters()),
+             "lr": train.lr_audio, "weight_decay": train.wd_audio},
+            {"name": "video", "params": list(self.video_model.parameters()),
+             "lr": train.lr_video, "weight_decay": train.wd_video},
+        ]
+        seen = {id(p) for g in groups for p in g["params"]}
+        groups.append({"name": "other", "params": [p for p in self.parameters() if id(p) not in seen],
+                       "lr": train.lr_other, "weight_decay": train.wd_other})
+        return groups

