@@ -11,10 +11,11 @@ from tests.conftest import tiny_split
 
 def test_batch_contract_and_cropping():
     split = tiny_split("mosi", n=5, seed=4, audio_lengths=[3, 10, 7, 1, 2],
-                       vision_lengths=[20, 5, 6, 7, 8])
+                       vision_lengths=[20, 5, 6, 7, 8], text_tokens=[12, 50, 9, 30, 4])
     ds = MMSADataset(split, missing_rate=0.5)
     batch = collate_mmsa([ds[i] for i in (0, 2, 3)])
-    assert batch["text"].shape == (3, 3, 50) and batch["text"].dtype == torch.long
+    assert batch["text"].shape == (3, 3, 30) and batch["text"].dtype == torch.long  # longest text: 30
+    assert batch["text_m"].shape == (3, 3, 30) and batch["text_kept"].shape == (3, 30)
     assert batch["audio"].shape == (3, 7, 5)  # longest audio among samples 0, 2, 3
     assert batch["vision"].shape == (3, 20, 20)
     assert batch["audio_kept"].shape == (3, 7) and batch["audio_kept"].dtype == torch.bool
@@ -22,8 +23,9 @@ def test_batch_contract_and_cropping():
     assert batch["index"].tolist() == [0, 2, 3] and batch["id"] == [str(split["id"][i]) for i in (0, 2, 3)]
     m = make_missing(split, 0.5)
     np.testing.assert_array_equal(batch["audio_m"][1].numpy(), m["audio"][2, :7])
-    np.testing.assert_array_equal(batch["text_m"][2].numpy(), m["text_bert"][3])
-    np.testing.assert_array_equal(batch["text"][0].numpy(), split["text_bert"][0])
+    np.testing.assert_array_equal(batch["text_m"][2].numpy(), m["text_bert"][3, :, :30])
+    np.testing.assert_array_equal(batch["text"][0].numpy(), split["text_bert"][0, :, :30])
+    assert (split["text_bert"][[0, 2, 3], :, 30:] == 0).all()  # only padding was cropped
     np.testing.assert_allclose(batch["labels"].numpy(), split["regression_labels"][[0, 2, 3]])
 
 

@@ -2,8 +2,8 @@
 
 A batch is the contract every model in emtlib consumes:
 
-    text, text_m          (B, 3, L) long   complete / incomplete ids, attention mask, segment ids
-    text_kept             (B, L) bool      position present and valid
+    text, text_m          (B, 3, L_b) long complete / incomplete ids, attention mask, segment ids
+    text_kept             (B, L_b) bool    position present and valid
     audio, audio_m        (B, Ta, Da)      complete / incomplete, cropped to the longest in the batch
     audio_lengths         (B,) long
     audio_kept            (B, Ta) bool
@@ -12,6 +12,14 @@ A batch is the contract every model in emtlib consumes:
     labels_T/A/V          (B,) float       SIMS unimodal labels, when the file has them
     index                 (B,) long        position in the split
     id                    list[str]
+
+Every sequence is cropped to the longest one in the batch (L_b <= L text positions, the batch's
+longest audio and vision). For audio and vision this is what the released model does after
+`pad_packed_sequence`; for text it is a saving the released code does not make: BERT's outputs
+at real tokens do not depend on trailing [PAD] positions (they are masked keys), and every
+padded position is masked downstream, so results are unchanged while BERT's cost falls with the
+real text lengths (MOSI averages far fewer than 50 word pieces). Models that need the full
+padded length (MulT, TFR-Net) pad back themselves.
 """
 from __future__ import annotations
 
@@ -65,13 +73,17 @@ class MMSADataset(Dataset):
 
 
 def collate_mmsa(samples: list[dict]) -> dict:
-    """Stack samples; crop audio/vision (and their masks) to the longest length in the batch."""
+    """Stack samples; crop every sequence (and its masks) to the longest one in the batch."""
     if not samples:
         raise ValueError("cannot collate an empty batch")
     batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]
              if isinstance(samples[0][k], torch.Tensor)}
     batch["index"] = torch.tensor([s["index"] for s in samples], dtype=torch.long)
     batch["id"] = [s["id"] for s in samples]
+    L = int(batch["text"][:, 1].sum(1).max())
+    for k in ("text", "text_m"):
+        batch[k] = batch[k][:, :, :L]  # (B, 3, L_batch)
+    batch["text_kept"] = batch["text_kept"][:, :L]
     for name in ("audio", "vision"):
         T = int(batch[f"{name}_lengths"].max())
         for k in (name, f"{name}_m", f"{name}_kept"):
@@ -80,10 +92,10 @@ def collate_mmsa(samples: list[dict]) -> dict:
 
 
 def make_loader(dataset: MMSADataset, batch_size: int, shuffle: bool, seed: int = 0,
-                num_workers: int = 0) -> DataLoader:
+                num_workers: int = 0, drop_last: bool = False) -> DataLoader:
     """A DataLoader whose shuffling comes from its own generator (no global seed)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, found {batch_size}")
     gen = torch.Generator().manual_seed(int(seed))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=gen,
-                      num_workers=num_workers, collate_fn=collate_mmsa)
+                      num_workers=num_workers, collate_fn=collate_mmsa, drop_last=drop_last)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from transformers import BertConfig, BertModel
+from transformers.utils import logging as hf_logging
 
 # Random-weight architectures known without any file.
 KNOWN_CONFIGS = {
@@ -76,5 +77,11 @@ def build_text_encoder(name: str, pretrained: bool) -> BertModel:
     """A BertModel (pooler included, output unused): pretrained weights from disk, or random ones."""
     if pretrained:
         path = resolve_text_encoder(name)
-        return BertModel.from_pretrained(path, local_files_only=True)
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in logs and notebooks
+        try:
+            return BertModel.from_pretrained(path, local_files_only=True)
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
     return BertModel(text_encoder_config(name))

@@ -1,0 +1,259 @@
+"""fit / evaluate for EMT-DLFR and EMT, reproducing the released training protocol (facts section 4).
+
+- Adam (coupled L2 weight decay) with five parameter groups: text-encoder weights, text-encoder
+  biases and LayerNorms (no decay), audio subnet, video subnet, everything else.
+- Gradient accumulation: per-batch MEAN losses are back-propagated and their gradients SUMMED
+  over `update_epochs` batches before one step; a trailing partial group is thrown away.
+- Early stopping on the validation key (total loss as released; the complete setting has only
+  its L1), patience `early_stop`, an epoch counts as better when `cur <= best - 1e-6`.
+- The best checkpoint is restored, then the test split is scored from the incomplete-view
+  prediction `pred_m`.
+
+Randomness: everything of a run (initialisation, dropout, shuffling) draws from generators
+seeded with the run's seed inside `torch.random.fork_rng`, so the caller's global state is left
+as it was and two CPU runs with the same seed give identical metrics.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from .config import ExperimentConfig, TrainConfig
+from .data import MMSAData, MMSADataset, load_mmsa, make_loader
+from .losses import total_loss
+from .metrics import regression_metrics
+from .models import build_model
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for but no CUDA device is available; "
+                           "use device='auto' or 'cpu'")
+    return dev
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def synthetic_path(dataset: str, scale: float, seed: int, root: Path | None = None) -> Path:
+    """Where the stand-in for (dataset, scale, seed) is cached."""
+    return Path(root or DATA_DIR / "synthetic") / f"{dataset}-scale{scale:g}-seed{seed}.pkl"
+
+
+def load_data(cfg: ExperimentConfig) -> MMSAData:
+    """The run's data: the user's MMSA pickle, or the synthetic stand-in (written once, cached)."""
+    dc = cfg.data
+    if dc.source == "mmsa":
+        if dc.root is None:
+            raise ValueError("data.source='mmsa' needs data.root: the pickle or the data root "
+                             "holding <DS>/Processed/<file> (see data/README.md)")
+        root = Path(dc.root) / dc.file_name if dc.file_name else Path(dc.root)
+        return load_mmsa(root, cfg.dataset)
+    from .data.synthetic import write_synthetic
+
+    path = synthetic_path(cfg.dataset, dc.synthetic_scale, dc.synthetic_seed,
+                          Path(dc.root) if dc.root else None)
+    if not path.is_file():
+        write_synthetic(cfg.dataset, path, scale=dc.synthetic_scale, seed=dc.synthetic_seed)
+    return load_mmsa(path, cfg.dataset)
+
+
+def make_datasets(data: MMSAData, cfg: ExperimentConfig) -> dict[str, MMSADataset]:
+    """One MMSADataset per split at the run's missing rate (masks drawn once, facts 2)."""
+    rate = 0.0 if cfg.method == "emt" else cfg.missing_rate
+    n = cfg.data.max_samples_per_split
+    out = {}
+    for s, split in data.splits.items():
+        if n is not None:
+            split = {k: v[:n] for k, v in split.items()}
+        out[s] = MMSADataset(split, rate, cfg.data.missing_seeds)
+    return out
+
+
+# ---- optimisation ----------------------------------------------------------------------------
+
+def accumulation_schedule(n_batches: int, update_epochs: int) -> list[bool]:
+    """For each batch of an epoch: whether an optimizer step follows it.
+
+    The released loop steps after every `update_epochs`-th batch; the last partial group's
+    gradients are never applied (they are zeroed at the next epoch's start).
+    """
+    return [(i + 1) % update_epochs == 0 for i in range(n_batches)]
+
+
+# ---- one epoch -------------------------------------------------------------------------------
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()}
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and amp)
+
+
+def train_epoch(model, loader, optimizer, cfg: ExperimentConfig, device, desc: str = "") -> dict:
+    """One epoch with the released accumulation; returns mean loss terms over batches."""
+    model.train()
+    tc = cfg.train
+    sums: dict[str, float] = defaultdict(float)
+    steps = accumulation_schedule(len(loader), tc.update_epochs)
+    optimizer.zero_grad(set_to_none=True)
+    n = 0
+    for batch, step in zip(tqdm(loader, desc=desc, leave=False, disable=tc.quiet), steps):
+        batch = _to(batch, device)
+        with _autocast(device, tc.amp):
+            out = model(batch)
+            loss, terms = total_loss(out, batch, cfg.loss, cfg.method)
+        loss.backward()
+        if step:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        for k, v in terms.items():
+            sums[k] += v
+        n += 1
+    optimizer.zero_grad(set_to_none=True)  # the discarded trailing partial group
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def evaluate(model, loader, cfg: ExperimentConfig, device) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Eval mode over a split: mean-over-batches loss terms, and pred_m / labels in split order."""
+    model.eval()
+    sums: dict[str, float] = defaultdict(float)
+    preds, labels, index = [], [], []
+    for batch in loader:
+        batch = _to(batch, device)
+        with _autocast(device, cfg.train.amp):
+            out = model(batch)
+            _, terms = total_loss(out, batch, cfg.loss, cfg.method)
+        for k, v in terms.items():
+            sums[k] += v
+        preds.append(out["pred_m"].float().cpu())
+        labels.append(batch["labels"].float().cpu())
+        index.append(batch["index"].cpu())
+    order = torch.cat(index).argsort()
+    losses = {k: v / max(len(loader), 1) for k, v in sums.items()}
+    return losses, torch.cat(preds)[order].numpy(), torch.cat(labels)[order].numpy()
+
+
+# ---- the whole run ---------------------------------------------------------------------------
+
+@dataclass
+class FitResult:
+    """What `fit` returns: the result record and the trained model (best checkpoint)."""
+
+    record: dict
+    """JSON-safe record: config, metrics, history, best epoch, wall time, versions, data hash."""
+    model: torch.nn.Module = field(repr=False)
+    """The model with the best checkpoint loaded."""
+
+
+def selection_key(cfg: ExperimentConfig) -> str:
+    """The validation term that selects the checkpoint (facts 4; complete setting: its L1)."""
+    return "loss_pred_m" if cfg.method == "emt" else cfg.train.key_eval
+
+
+def fit(cfg: ExperimentConfig, data: MMSAData | None = None, pretrained_text: bool = True) -> FitResult:
+    """Train with early stopping, restore the best checkpoint, score the test split."""
+    t0 = time.perf_counter()
+    device = resolve_device(cfg.train.device)
+    data = data if data is not None else load_data(cfg)
+    datasets = make_datasets(data, cfg)
+    tc = cfg.train
+    drop_last = _single_sample_tail(len(datasets["train"]), tc.batch_size)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg, pretrained_text=pretrained_text).to(device)
+        optimizer = torch.optim.Adam(model.parameter_groups(tc))  # facts 4: five groups
+        loaders = {s: make_loader(ds, tc.batch_size, shuffle=(s == "train"), seed=cfg.seed,
+                                  num_workers=tc.num_workers, drop_last=(s == "train" and drop_last))
+                   for s, ds in datasets.items()}
+        key = selection_key(cfg)
+        best, best_epoch, best_state, history = math.inf, 0, None, []
+        epoch = 0
+        while tc.max_epochs is None or epoch < tc.max_epochs:
+            epoch += 1
+            train_terms = train_epoch(model, loaders["train"], optimizer, cfg, device,
+                                      desc=f"epoch {epoch}")
+            valid_terms, _, _ = evaluate(model, loaders["valid"], cfg, device)
+            history.append({"epoch": epoch, "train": train_terms, "valid": valid_terms})
+            cur = valid_terms[key]
+            if cur <= best - 1e-6:
+                best, best_epoch = cur, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            if not tc.quiet:
+                tqdm.write(f"epoch {epoch}: train {train_terms['loss']:.4f} "
+                           f"valid {key} {cur:.4f} (best {best:.4f} @ {best_epoch})")
+            if epoch - best_epoch >= tc.early_stop:
+                break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        test_terms, pred, y = evaluate(model, loaders["test"], cfg, device)
+    record = {
+        "config": cfg.to_dict(),
+        "metrics": regression_metrics(cfg.dataset, pred, y),
+        "test_loss": test_terms,
+        "best_epoch": best_epoch,
+        "epochs": epoch,
+        "history": history,
+        "wall_time_s": time.perf_counter() - t0,
+        "device": str(device),
+        "emtlib_version": __version__,
+        "torch_version": torch.__version__,
+        "data": {"path": str(data.path) if data.path else None, "sha1": data.sha1,
+                 "synthetic": data.synthetic,
+                 "sizes": {s: len(ds) for s, ds in datasets.items()},
+                 "train_samples_dropped_per_epoch": int(drop_last)},
+    }
+    return FitResult(record=record, model=model)
+
+
+def write_record(record: dict, path: str | Path) -> Path:
+    """Write a result record as JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=1, allow_nan=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _single_sample_tail(n_train: int, batch_size: int) -> bool:
+    """Whether the last training batch would hold one sample (then it is dropped each epoch).
+
+    BatchNorm cannot train on one sample (the released code crashes there); the real datasets
+    never hit this with the paper's batch sizes, small synthetic or truncated splits can.
+    """
+    if n_train < 2:
+        raise ValueError(f"the training split has {n_train} sample(s): need at least 2")
+    if n_train % batch_size != 1:
+        return False
+    warnings.warn(f"{n_train} training samples with batch_size {batch_size} leave a last batch of "
+                  "one sample, which BatchNorm cannot train on: it is dropped in every epoch "
+                  "(a different sample each epoch, as the order is shuffled)", stacklevel=3)
+    return True
