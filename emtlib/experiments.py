@@ -1,0 +1,197 @@
+"""One run from a spec -> a result record on disk (cached); grids of runs; aggregation.
+
+A `RunSpec` names a run the way a reader thinks of it (method, dataset, data source, missing
+rate, seed, profile, config overrides). `run(spec)` builds the full config, and returns the
+record stored for that exact config if there is one; otherwise it trains (`emtlib.train.fit`)
+and writes the record atomically, so an interrupted run never leaves a half-written record and
+`run_grid` resumes where it stopped. Records live in
+
+    <results_dir>/<dataset>/<method>/rate<rate>/seed<seed>/<variant>-<key>.json
+
+where `key` is a hash of the full config (and of the data file's size and modification time for
+user data): a changed config never reuses an old record.
+
+Aggregation follows the released `run_once.py`: per-rate means over seeds with the population
+standard deviation (`np.std`, ddof 0), and AUILC over the protocol's rate grid (facts 4, 6).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import ExperimentConfig, apply_overrides, paper_config, smoke_config
+from .metrics import auilc, auilc_official
+
+RESULTS_DIR = Path("results")
+# Fields that change how a run is shown, not what it computes: left out of the cache key.
+_KEY_EXCLUDED = {("train", "quiet"), ("train", "num_workers")}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, as a notebook or a grid names it."""
+
+    method: str = "emt_dlfr"
+    """'emt_dlfr', 'emt', or a baseline name."""
+    dataset: str = "mosi"
+    """'mosi', 'mosei' or 'sims'."""
+    missing_rate: float = 0.0
+    """Missing rate p of the incomplete view (the complete setting uses 0)."""
+    seed: int = 111
+    """Training seed."""
+    profile: str = "smoke"
+    """'paper' (the released configuration) or 'smoke' (a tiny CPU budget)."""
+    synthetic: bool = True
+    """Use the synthetic stand-in shaped like `dataset` instead of the user's file."""
+    data_root: str | None = None
+    """The MMSA pickle or data root when `synthetic` is False."""
+    overrides: tuple[str, ...] = ()
+    """`section.field=value` assignments applied last (e.g. 'model.fusion=ooll')."""
+    variant: str = ""
+    """A short label for the run within its figure or table (e.g. 'ooll'); part of the file name."""
+
+    def config(self) -> ExperimentConfig:
+        """The full config: profile preset -> data source -> overrides."""
+        if self.profile not in ("paper", "smoke"):
+            raise ValueError(f"profile {self.profile!r}: expected 'paper' or 'smoke'")
+        preset = smoke_config if self.profile == "smoke" else paper_config
+        cfg = preset(self.dataset, method=self.method, missing_rate=self.missing_rate,
+                     seed=self.seed)
+        if not self.synthetic:
+            if self.data_root is None:
+                raise ValueError("a run on real data needs data_root (the MMSA pickle or the data "
+                                 "root; see data/README.md), or synthetic=True")
+            data = ["data.source=mmsa", f"data.root={self.data_root}"]
+        elif self.profile == "paper":
+            data = ["data.source=synthetic", "data.synthetic_scale=1.0"]
+        else:
+            data = []  # the smoke preset's own small stand-in
+        return apply_overrides(cfg, data + list(self.overrides))
+
+
+def config_key(cfg: ExperimentConfig) -> str:
+    """12 hex digits identifying what a run computes: its config and its data file."""
+    d = cfg.to_dict()
+    for section, name in _KEY_EXCLUDED:
+        d.get(section, {}).pop(name, None)
+    if cfg.data.source == "mmsa":
+        d["_data_file"] = _file_fingerprint(cfg)
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _file_fingerprint(cfg: ExperimentConfig) -> list:
+    from .data.mmsa import resolve_path
+
+    root = Path(cfg.data.root) / cfg.data.file_name if cfg.data.file_name else Path(cfg.data.root)
+    p = resolve_path(root, cfg.dataset)  # a missing file raises the loader's message here
+    st = p.stat()
+    return [str(p.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def record_path(spec: RunSpec, cfg: ExperimentConfig, results_dir: str | os.PathLike) -> Path:
+    """`<results_dir>/<dataset>/<method>/rate<r>/seed<s>/<variant>-<key>.json`."""
+    label = "".join(c if c.isalnum() or c in "-_.=," else "_" for c in (spec.variant or "default"))
+    return (Path(results_dir) / cfg.dataset / cfg.method / f"rate{cfg.missing_rate:.2f}"
+            / f"seed{cfg.seed}" / f"{label}-{config_key(cfg)}.json")
+
+
+def read_record(path: Path, key: str) -> dict | None:
+    """A finished record at `path`, or None (absent, unreadable, or for another config)."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        warnings.warn(f"{path} is not a complete record ({e}); the run is done again",
+                      stacklevel=3)
+        return None
+    if record.get("key") != key or "metrics" not in record:
+        return None
+    return record
+
+
+def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool = True) -> dict:
+    """The record of `spec`: read from `results_dir` when done before, else trained and written."""
+    from .train import fit, write_record
+
+    cfg = spec.config()
+    if quiet:
+        cfg = apply_overrides(cfg, ["train.quiet=true"])
+    key = config_key(cfg)
+    path = record_path(spec, cfg, results_dir)
+    record = read_record(path, key)
+    if record is not None:
+        return record
+    record = fit(cfg).record
+    record.update(key=key, spec=json.loads(json.dumps(asdict(spec))))  # as read back
+    write_record(record, path)  # temporary file, then rename
+    return record
+
+
+def run_grid(specs, results_dir: str | os.PathLike = RESULTS_DIR, progress: bool = True) -> list[dict]:
+    """Run every spec (finished ones are read back), in order; an interrupted grid resumes."""
+    specs = list(specs)
+    return [run(s, results_dir) for s in tqdm(specs, desc="runs", disable=not progress)]
+
+
+# ---- aggregation ---------------------------------------------------------------------------
+
+def records_frame(records) -> pd.DataFrame:
+    """Tidy frame, one row per (run, metric): dataset, method, variant, rate, seed, metric, value."""
+    rows = []
+    for r in records:
+        c, s = r["config"], r.get("spec", {})
+        for metric, value in r["metrics"].items():
+            rows.append({"dataset": c["dataset"], "method": c["method"],
+                         "variant": s.get("variant", ""), "rate": float(c["missing_rate"]),
+                         "seed": int(c["seed"]), "metric": metric, "value": float(value)})
+    return pd.DataFrame(rows, columns=["dataset", "method", "variant", "rate", "seed", "metric",
+                                       "value"])
+
+
+def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Seed mean, population std (ddof 0, as released) and count per dataset/method/variant/rate/metric."""
+    keys = ["dataset", "method", "variant", "rate", "metric"]
+    g = frame.groupby(keys, sort=True)["value"]
+    out = g.agg(mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count").reset_index()
+    return out
+
+
+def auilc_frame(agg: pd.DataFrame, official: bool = True) -> pd.DataFrame:
+    """AUILC per dataset/method/variant/metric over the rates present (paper eq. 17).
+
+    `official=True` reproduces the released number (seed means x100 rounded to 2 decimals,
+    trapezoid, rounded to 1 decimal; MAE and Corr as the paper prints them, i.e. divided by 100
+    again); otherwise the plain trapezoid of the seed means.
+    """
+    rows = []
+    for (ds, method, variant, metric), g in agg.groupby(["dataset", "method", "variant", "metric"]):
+        g = g.sort_values("rate")
+        rates, values = g["rate"].to_numpy(), g["mean"].to_numpy()
+        if len(rates) < 2:
+            continue
+        if official:
+            value = auilc_official(rates, values)
+            if metric in ("mae", "corr"):
+                value /= 100  # the paper prints MAE/Corr AUILC divided by 100 (facts 6)
+        else:
+            value = auilc(rates, values)
+        rows.append({"dataset": ds, "method": method, "variant": variant, "metric": metric,
+                     "auilc": value, "rates": len(rates)})
+    return pd.DataFrame(rows, columns=["dataset", "method", "variant", "metric", "auilc", "rates"])
+
+
+def metric_table(agg: pd.DataFrame, rate: float | None = None, digits: int = 4) -> pd.DataFrame:
+    """Methods/variants x metrics of seed means (at one rate if given), rounded for display."""
+    a = agg if rate is None else agg[np.isclose(agg["rate"], rate)]
+    t = a.pivot_table(index=["method", "variant"], columns="metric", values="mean", sort=False)
+    return t.round(digits)

@@ -1,0 +1,92 @@
+"""The run cache, grids and aggregation of emtlib.experiments."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import emtlib.train
+from emtlib.experiments import (RunSpec, aggregate, auilc_frame, config_key, record_path,
+                                records_frame, run, run_grid)
+
+
+@pytest.fixture
+def fake_fit(monkeypatch):
+    """Replace training by a stub that returns a record whose MAE encodes the config."""
+    calls = []
+
+    class Result:
+        def __init__(self, record):
+            self.record = record
+
+    def fit(cfg):
+        calls.append(cfg)
+        mae = 1.0 + cfg.missing_rate + cfg.seed / 1000
+        return Result({"config": cfg.to_dict(), "metrics": {"mae": mae, "acc7": 0.5 - cfg.missing_rate / 4}})
+
+    monkeypatch.setattr(emtlib.train, "fit", fit)
+    return calls
+
+
+def test_same_spec_twice_trains_once(tmp_path, fake_fit):
+    spec = RunSpec(missing_rate=0.5, seed=3, variant="oagl")
+    a = run(spec, tmp_path)
+    b = run(spec, tmp_path)
+    assert len(fake_fit) == 1 and a == b
+    path = record_path(spec, spec.config(), tmp_path)
+    assert path.parent == tmp_path / "mosi" / "emt_dlfr" / "rate0.50" / "seed3"
+    assert path.name.startswith("oagl-") and json.loads(path.read_text())["metrics"]["mae"] == 1.503
+
+
+def test_changed_config_is_not_reused(tmp_path, fake_fit):
+    run(RunSpec(seed=1), tmp_path)
+    run(RunSpec(seed=1, overrides=("model.fusion=ooll",)), tmp_path)
+    run(RunSpec(seed=1, overrides=("loss.lambda_recon=0.5",)), tmp_path)
+    assert len(fake_fit) == 3
+    # how a run is displayed does not change what it computes
+    cfg = RunSpec(seed=1).config()
+    assert config_key(cfg) == config_key(cfg.override("train.quiet=true"))
+    assert config_key(cfg) != config_key(cfg.override("train.batch_size=4"))
+
+
+def test_killed_run_is_never_read_as_complete(tmp_path, fake_fit):
+    spec = RunSpec(seed=2)
+    path = record_path(spec, spec.config(), tmp_path)
+    path.parent.mkdir(parents=True)
+    # a killed writer leaves only its temporary file behind ...
+    (path.parent / (path.name + "abc.part")).write_text('{"metrics": {"mae": 0.1}}')
+    # ... and a file truncated by something else is not a record either
+    path.write_text('{"config": {"dataset": "mosi"}, "metr')
+    with pytest.warns(UserWarning, match="not a complete record"):
+        r = run(spec, tmp_path)
+    assert len(fake_fit) == 1 and r["metrics"]["mae"] == pytest.approx(1.002)
+    assert json.loads(path.read_text())["key"] == config_key(spec.config())
+
+
+def test_grid_resumes_and_aggregates(tmp_path, fake_fit):
+    specs = [RunSpec(missing_rate=r, seed=s) for r in (0.0, 0.5, 1.0) for s in (1, 3)]
+    run_grid(specs[:2], tmp_path, progress=False)
+    records = run_grid(specs, tmp_path, progress=False)
+    assert len(fake_fit) == 6 - 0 and len(records) == 6  # 2 first, then the 4 missing
+    frame = records_frame(records)
+    assert len(frame) == 12 and set(frame["metric"]) == {"mae", "acc7"}
+    agg = aggregate(frame)
+    row = agg[(agg.rate == 0.5) & (agg.metric == "mae")].iloc[0]
+    assert row["mean"] == pytest.approx(1.502) and row["n"] == 2
+    assert row["std"] == pytest.approx(0.001)  # population std of 1.501, 1.503
+    au = auilc_frame(agg).set_index("metric")["auilc"]
+    # acc7 seed means 0.5, 0.375, 0.25 -> x100: 50, 37.5, 25 over spacing 0.5
+    assert au["acc7"] == pytest.approx(0.5 * (50 + 37.5) / 2 + 0.5 * (37.5 + 25) / 2)
+    # mae means 1.002, 1.502, 2.002 -> x100 rounded to 2 decimals, trapezoid, /100 as printed
+    assert au["mae"] == pytest.approx(round(0.5 * (100.2 + 150.2) / 2 + 0.5 * (150.2 + 200.2) / 2, 1) / 100)
+    plain = auilc_frame(agg, official=False).set_index("metric")["auilc"]
+    assert plain["mae"] == pytest.approx(0.25 * (1.002 + 1.502) + 0.25 * (1.502 + 2.002))
+
+
+def test_real_data_spec_needs_a_root_and_fails_with_the_loader_message(tmp_path):
+    with pytest.raises(ValueError, match="data_root"):
+        RunSpec(synthetic=False).config()
+    with pytest.raises(FileNotFoundError, match="MOSI/Processed/unaligned_50.pkl"):
+        config_key(RunSpec(synthetic=False, data_root=str(tmp_path)).config())
