@@ -6,10 +6,11 @@ record stored for that exact config if there is one; otherwise it trains (`emtli
 and writes the record atomically, so an interrupted run never leaves a half-written record and
 `run_grid` resumes where it stopped. Records live in
 
-    <results_dir>/<dataset>/<method>/rate<rate>/seed<seed>/<variant>-<key>.json
+    <results_dir>/<dataset>/<method>/rate<rate>/seed<seed>/<key>.json
 
 where `key` is a hash of the full config (and of the data file's size and modification time for
-user data): a changed config never reuses an old record.
+user data): a changed config never reuses an old record, and the same config asked for by two
+notebooks (under different variant labels) is trained once.
 
 Aggregation follows the released `run_once.py`: per-rate means over seeds with the population
 standard deviation (`np.std`, ddof 0), and AUILC over the protocol's rate grid (facts 4, 6).
@@ -97,11 +98,10 @@ def _file_fingerprint(cfg: ExperimentConfig) -> list:
     return [str(p.resolve()), st.st_size, st.st_mtime_ns]
 
 
-def record_path(spec: RunSpec, cfg: ExperimentConfig, results_dir: str | os.PathLike) -> Path:
-    """`<results_dir>/<dataset>/<method>/rate<r>/seed<s>/<variant>-<key>.json`."""
-    label = "".join(c if c.isalnum() or c in "-_.=," else "_" for c in (spec.variant or "default"))
+def record_path(cfg: ExperimentConfig, results_dir: str | os.PathLike) -> Path:
+    """`<results_dir>/<dataset>/<method>/rate<r>/seed<s>/<key>.json`."""
     return (Path(results_dir) / cfg.dataset / cfg.method / f"rate{cfg.missing_rate:.2f}"
-            / f"seed{cfg.seed}" / f"{label}-{config_key(cfg)}.json")
+            / f"seed{cfg.seed}" / f"{config_key(cfg)}.json")
 
 
 def read_record(path: Path, key: str) -> dict | None:
@@ -120,21 +120,23 @@ def read_record(path: Path, key: str) -> dict | None:
 
 
 def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool = True) -> dict:
-    """The record of `spec`: read from `results_dir` when done before, else trained and written."""
+    """The record of `spec`: read from `results_dir` when done before, else trained and written.
+
+    The returned record carries this `spec` (its variant label), whichever spec wrote it.
+    """
     from .train import fit, write_record
 
     cfg = spec.config()
     if quiet:
         cfg = apply_overrides(cfg, ["train.quiet=true"])
     key = config_key(cfg)
-    path = record_path(spec, cfg, results_dir)
+    path = record_path(cfg, results_dir)
     record = read_record(path, key)
-    if record is not None:
-        return record
-    record = fit(cfg).record
-    record.update(key=key, spec=json.loads(json.dumps(asdict(spec))))  # as read back
-    write_record(record, path)  # temporary file, then rename
-    return record
+    if record is None:
+        record = fit(cfg).record
+        record["key"] = key
+        write_record(record, path)  # temporary file, then rename
+    return {**record, "spec": json.loads(json.dumps(asdict(spec)))}  # JSON-normal, as read back
 
 
 def run_grid(specs, results_dir: str | os.PathLike = RESULTS_DIR, progress: bool = True) -> list[dict]:

@@ -35,9 +35,12 @@ def test_same_spec_twice_trains_once(tmp_path, fake_fit):
     a = run(spec, tmp_path)
     b = run(spec, tmp_path)
     assert len(fake_fit) == 1 and a == b
-    path = record_path(spec, spec.config(), tmp_path)
+    path = record_path(spec.config(), tmp_path)
     assert path.parent == tmp_path / "mosi" / "emt_dlfr" / "rate0.50" / "seed3"
-    assert path.name.startswith("oagl-") and json.loads(path.read_text())["metrics"]["mae"] == 1.503
+    assert json.loads(path.read_text())["metrics"]["mae"] == 1.503
+    # the same config under another label is the same run
+    c = run(RunSpec(missing_rate=0.5, seed=3, variant="parallel"), tmp_path)
+    assert len(fake_fit) == 1 and c["spec"]["variant"] == "parallel" and c["metrics"] == a["metrics"]
 
 
 def test_changed_config_is_not_reused(tmp_path, fake_fit):
@@ -53,7 +56,7 @@ def test_changed_config_is_not_reused(tmp_path, fake_fit):
 
 def test_killed_run_is_never_read_as_complete(tmp_path, fake_fit):
     spec = RunSpec(seed=2)
-    path = record_path(spec, spec.config(), tmp_path)
+    path = record_path(spec.config(), tmp_path)
     path.parent.mkdir(parents=True)
     # a killed writer leaves only its temporary file behind ...
     (path.parent / (path.name + "abc.part")).write_text('{"metrics": {"mae": 0.1}}')
