@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .config import ExperimentConfig, apply_overrides, paper_config, smoke_config
 from .metrics import auilc, auilc_official

@@ -388,3 +388,32 @@ def summarize(data: MMSAData) -> str:
     lines.append(f"shapes: text_bert (N, 3, {spec.text_len}), audio (N, {spec.audio_len}, "
                  f"{spec.audio_dim}), vision (N, {spec.vision_len}, {spec.vision_dim})")
     return "\n".join(lines)
+
+
+def class_table(data: MMSAData):
+    """Paper Table 2's layout: per split, negative / neutral / positive counts and the total."""
+    import pandas as pd
+
+    rows = []
+    for s, split in data.splits.items():
+        y = split["regression_labels"]
+        rows.append({"split": s, "negative": int((y < 0).sum()), "neutral": int((y == 0).sum()),
+                     "positive": int((y > 0).sum()), "total": len(y)})
+    return pd.DataFrame(rows).set_index("split")
+
+
+def shapes_table(data: MMSAData):
+    """Array shapes, dtypes and valid-length statistics per modality of the train split."""
+    import pandas as pd
+
+    tr = data["train"]
+    n_tok = tr["text_bert"][:, 1].sum(axis=1)
+    rows = [
+        {"modality": "text (text_bert)", "shape": str(tr["text_bert"].shape), "dtype": str(tr["text_bert"].dtype),
+         "mean length": round(float(n_tok.mean()), 1), "max length": int(n_tok.max())},
+    ]
+    for m in ("audio", "vision"):
+        L = tr[f"{m}_lengths"]
+        rows.append({"modality": m, "shape": str(tr[m].shape), "dtype": str(tr[m].dtype),
+                     "mean length": round(float(L.mean()), 1), "max length": int(L.max())})
+    return pd.DataFrame(rows).set_index("modality")
