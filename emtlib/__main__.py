@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from .config import METHODS
 from .data.schema import DATASETS
 
 
@@ -82,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strict", action="store_true", help="a hash or size mismatch is an error")
     s.set_defaults(func=_inspect)
 
-    s = sub.add_parser("train", help="train EMT-DLFR (incomplete setting) or EMT (complete) and "
-                                      "score the test split")
-    s.add_argument("--method", default="emt_dlfr", choices=["emt_dlfr", "emt"],
-                   help="emt_dlfr: incomplete setting with DLFR; emt: complete setting, L1 only")
+    s = sub.add_parser("train", help="train EMT-DLFR (incomplete setting), EMT (complete) or a "
+                                      "baseline, and score the test split")
+    s.add_argument("--method", default="emt_dlfr", choices=list(METHODS),
+                   help="emt_dlfr: incomplete setting with DLFR; emt: complete setting, L1 only; "
+                        "tfn, lmf, mult, misa, self_mm, mmim, tfr_net: the baselines (paper Tables "
+                        "6-7), trained on the incomplete view with their own procedures")
     s.add_argument("--dataset", required=True, choices=sorted(DATASETS))
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", type=Path, help="MMSA pickle or data root (see data/README.md)")
@@ -95,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="paper", choices=["paper", "smoke"],
                    help="paper: the released configuration; smoke: a tiny CPU budget")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. model.fusion=ooll (repeatable)")
+                   help="override a config field, e.g. model.fusion=ooll, or for a baseline "
+                        "baseline.learning_rate=1e-4 (repeatable)")
     s.add_argument("--out", required=True, type=Path, help="result record (JSON) to write")
     s.set_defaults(func=_train)
 

@@ -1,8 +1,24 @@
-"""Dataclass configs for EMT-DLFR: the released presets (paper Table 3 + facts section 5) and a smoke preset.
+"""Dataclass configs for EMT-DLFR and the baselines: the released presets (paper Table 3 + facts
+section 5, facts section 7) and a smoke preset.
 
     cfg = paper_config("mosi")                       # the released MOSI configuration
     cfg = apply_overrides(cfg, ["model.fusion=ooll", "loss.lambda_recon=0.5"])
     d = cfg.to_dict(); assert ExperimentConfig.from_dict(d) == cfg   # lossless JSON round trip
+    b = paper_config("mosi", method="mult")          # a baseline: hyperparameters in b.baseline
+    b = apply_overrides(b, ["baseline.learning_rate=1e-4", "baseline.faithful_quirks=false"])
+
+Which sections apply (the others are None, or, for `train`, left at their defaults and not
+written by `to_dict`):
+
+    method            model  loss  train                                    baseline
+    emt_dlfr, emt     yes    yes   all fields                               None
+    the 7 baselines   None   None  run-level only: max_epochs, device,      the method's hyperparameter
+                                   amp, num_workers, quiet                  dataclass (registry.HPARAMS)
+
+A baseline's `baseline` section is its preset dataclass (emtlib/models/baselines/presets_a.py,
+presets_b.py: batch size, learning rates, early stopping, accumulation, quirks, widths) plus
+`text_encoder`; its optimisation therefore lives there, not in `train` (setting e.g.
+`train.batch_size` for a baseline is an error naming the baseline field to use instead).
 
 Every field has a one-line docstring below it. Enum-like fields are checked in `__post_init__`
 and raise a ValueError naming the valid choices.
@@ -24,7 +40,14 @@ POOLINGS = ("attention", "average", "mlp")
 ATTN_ACTS = ("tanh", "relu", "sigmoid")
 ATTRACTIONS = ("simsiam", "cosine")
 RECON_LOSSES = ("smooth_l1",)
-METHODS = ("emt_dlfr", "emt")
+EMT_METHODS = ("emt_dlfr", "emt")
+BASELINES = ("tfn", "lmf", "mult", "misa", "self_mm", "mmim", "tfr_net")  # = registry.BASELINES
+METHODS = EMT_METHODS + BASELINES
+BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "amp", "num_workers", "quiet")
+"""The TrainConfig fields a baseline run reads; the rest is EMT's optimisation (see module doc)."""
+# Where a baseline keeps what an EMT TrainConfig field means (error messages only).
+_BASELINE_EQUIVALENT = {"batch_size": "baseline.batch_size", "early_stop": "baseline.early_stop",
+                        "update_epochs": "baseline.update_epochs (where the method accumulates)"}
 KEY_EVALS = ("loss", "loss_pred_m")
 DATA_SOURCES = ("synthetic", "mmsa")
 
@@ -265,7 +288,8 @@ class ExperimentConfig(_Serializable):
     """One run: method, dataset, seed, missing rate and the four sub-configs."""
 
     method: str = "emt_dlfr"
-    """'emt_dlfr' (incomplete setting, DLFR losses) or 'emt' (complete setting: one complete view, L1 only)."""
+    """'emt_dlfr' (incomplete setting, DLFR losses), 'emt' (complete setting: one complete view, L1
+    only), or a baseline: 'tfn', 'lmf', 'mult', 'misa', 'self_mm', 'mmim', 'tfr_net'."""
     dataset: str = "mosi"
     """'mosi', 'mosei' or 'sims'."""
     seed: int = 111
@@ -274,14 +298,17 @@ class ExperimentConfig(_Serializable):
     """Rate p of the incomplete view, the same for the three modalities."""
     profile: str = "paper"
     """Which preset produced this config: 'paper', 'smoke' or 'custom'."""
-    model: ModelConfig = field(default_factory=ModelConfig)
-    """Architecture."""
-    loss: LossConfig = field(default_factory=LossConfig)
-    """Loss weights and forms."""
+    model: ModelConfig | None = None
+    """EMT's architecture (None -> ModelConfig() for EMT); None for a baseline."""
+    loss: LossConfig | None = None
+    """EMT's loss weights and forms (None -> LossConfig() for EMT); None for a baseline."""
     train: TrainConfig = field(default_factory=TrainConfig)
-    """Optimisation."""
+    """Optimisation (EMT); for a baseline only the run-level fields BASELINE_TRAIN_FIELDS."""
     data: DataConfig = field(default_factory=DataConfig)
     """Data source."""
+    baseline: Any = None
+    """A baseline's hyperparameters: its registry.HPARAMS dataclass (a dict is converted; None ->
+    the released preset of `dataset`); None for EMT."""
 
     def __post_init__(self):
         _choice(self, "method", METHODS)
@@ -289,6 +316,14 @@ class ExperimentConfig(_Serializable):
 
         _choice(self, "dataset", tuple(DATASETS))
         _probability(self, "missing_rate")
+        if self.method in BASELINES:
+            self._check_baseline()
+            return
+        if self.baseline is not None:
+            raise ValueError(f"method {self.method!r} takes no 'baseline' section (it holds a "
+                             f"baseline's hyperparameters; baselines: {list(BASELINES)})")
+        self.model = ModelConfig() if self.model is None else self.model
+        self.loss = LossConfig() if self.loss is None else self.loss
         if self.method == "emt" and (self.loss.lambda_recon or self.loss.lambda_attr):
             raise ValueError(
                 "method 'emt' is the complete setting, trained with L_task only (paper 3.6); "
@@ -296,7 +331,52 @@ class ExperimentConfig(_Serializable):
                 f"{self.loss.lambda_attr}: set both to 0, or use method 'emt_dlfr' with both at 0 "
                 "for the EMT ablation in the incomplete setting")
 
+    def _check_baseline(self) -> None:
+        from emtlib.models.baselines.registry import hparams_class, paper_hparams
+
+        m = self.method
+        for name in ("model", "loss"):
+            if getattr(self, name) is not None:
+                raise ValueError(
+                    f"method {m!r} is a baseline: the '{name}' section is EMT's and does not apply "
+                    f"(set it to None); the baseline's hyperparameters live in 'baseline' "
+                    f"(paper_config(dataset, method={m!r}) builds a complete config)")
+        cls = hparams_class(m)
+        if self.baseline is None:
+            self.baseline = paper_hparams(m, self.dataset)
+        elif isinstance(self.baseline, dict):
+            self.baseline = _from_dict(cls, self.baseline, "baseline")
+        elif type(self.baseline) is not cls:
+            raise ValueError(f"ExperimentConfig.baseline for method {m!r} must be a {cls.__name__} "
+                             f"(or its dict), found {type(self.baseline).__name__}")
+        if self.baseline.dataset != self.dataset:
+            raise ValueError(f"baseline.dataset = {self.baseline.dataset!r} but dataset = "
+                             f"{self.dataset!r}: the baseline's preset (lengths, feature sizes) is "
+                             "per dataset; use paper_config(dataset, method=...)")
+        defaults = TrainConfig()
+        for f in dataclasses.fields(TrainConfig):
+            if f.name not in BASELINE_TRAIN_FIELDS and \
+                    getattr(self.train, f.name) != getattr(defaults, f.name):
+                instead = _BASELINE_EQUIVALENT.get(f.name, "the learning-rate / weight-decay "
+                                                   "fields of 'baseline'")
+                raise ValueError(
+                    f"train.{f.name} does not apply to baseline {m!r} (its optimisation is in "
+                    f"'baseline'; use {instead}); a baseline reads only train."
+                    f"{{{', '.join(BASELINE_TRAIN_FIELDS)}}}")
+
+    @property
+    def is_baseline(self) -> bool:
+        """Whether `method` is one of the seven baselines."""
+        return self.method in BASELINES
+
     # ---- serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain nested dict (JSON-safe); a baseline's `train` holds only the fields it reads."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if self.is_baseline:
+            d["train"] = {k: d["train"][k] for k in BASELINE_TRAIN_FIELDS}
+        return d
+
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), **kw)
 
@@ -321,6 +401,8 @@ def _is_union(tp) -> bool:
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Convert a JSON value (or Python value) to the field type `tp`."""
+    if tp is Any:  # ExperimentConfig.baseline: typed by its method in __post_init__
+        return value
     if _is_union(tp):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -438,12 +520,29 @@ def _parse_text(text: str, tp: Any, where: str) -> Any:
     raise ValueError(f"{where}: cannot override a field of type {tp}")
 
 
+SECTIONS = ("model", "loss", "train", "data", "baseline")
+
+
+def _section_type(section: str, d: dict) -> type:
+    """The dataclass of a config section; 'baseline' depends on the method."""
+    if section == "baseline":
+        from emtlib.models.baselines.registry import hparams_class
+
+        return hparams_class(d["method"])
+    tp = _hints(ExperimentConfig)[section]
+    if _is_union(tp):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
 def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | tuple[str, ...]) -> ExperimentConfig:
     """Return a copy of `cfg` with `section.field=value` assignments applied (values typed by field).
 
     `apply_overrides(cfg, ["model.fusion=ooll", "loss.lambda_recon=0.5", "seed=3",
-    "train.max_epochs=none", "data.missing_seeds=(1,2,3)"])`. Unknown keys raise a
-    ValueError listing the valid ones; the result is validated as a whole.
+    "train.max_epochs=none", "data.missing_seeds=(1,2,3)"])`; for a baseline
+    `["baseline.learning_rate=1e-4", "baseline.faithful_quirks=false"]` (fields of the method's
+    hyperparameter dataclass). Unknown keys raise a ValueError listing the valid ones; the result
+    is validated as a whole.
     """
     d = dataclasses.asdict(cfg)
     top_hints = _hints(ExperimentConfig)
@@ -455,21 +554,20 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | tuple[str, ...
         parts = key.split(".")
         if len(parts) == 1:
             name = parts[0]
-            valid = [f.name for f in dataclasses.fields(ExperimentConfig)
-                     if not dataclasses.is_dataclass(top_hints[f.name])]
+            valid = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in SECTIONS]
             if name not in valid:
-                sections = [f.name for f in dataclasses.fields(ExperimentConfig)
-                            if dataclasses.is_dataclass(top_hints[f.name])]
                 raise ValueError(f"unknown override key {key!r}: valid top-level keys are {valid}, "
-                                 f"or section.field with a section in {sections}")
+                                 f"or section.field with a section in {list(SECTIONS)}")
             d[name] = _parse_text(text, top_hints[name], key)
         elif len(parts) == 2:
             section, name = parts
-            if section not in d or not isinstance(d[section], dict):
-                sections = [f.name for f in dataclasses.fields(ExperimentConfig)
-                            if dataclasses.is_dataclass(top_hints[f.name])]
-                raise ValueError(f"unknown section {section!r} in {key!r}: valid sections are {sections}")
-            sub = top_hints[section]
+            if section not in SECTIONS:
+                raise ValueError(f"unknown section {section!r} in {key!r}: valid sections are "
+                                 f"{list(SECTIONS)}")
+            if d[section] is None:
+                raise ValueError(f"override {key!r}: the '{section}' section does not apply to "
+                                 f"method {d['method']!r} (see emtlib.config's module docstring)")
+            sub = _section_type(section, d)
             hints = _hints(sub)
             if name not in hints:
                 raise ValueError(f"unknown override key {key!r}: valid keys of {section} are "
@@ -492,18 +590,32 @@ def _dataset_model_fields(dataset: str) -> dict:
 
 
 def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | None = None,
-                 seed: int = 111) -> ExperimentConfig:
+                 seed: int = 111, baseline_source: str | None = None) -> ExperimentConfig:
     """The released configuration (official `config_regression.py` `__EMT_DLFR`, facts section 5).
 
     Where the release and paper Table 3 differ, the release wins and the comment names the
     paper's value. `method='emt'` is the complete setting: lambda_1 = lambda_2 = 0, rate 0.0,
     selection on the validation L1 (the only loss left; facts section 4, an interpretation).
+
+    A baseline method gets its released preset (facts section 7; `baseline_source` picks another
+    source, see registry.SOURCES), `faithful_quirks` on, fp32 (amp off, as the originals ran), no
+    epoch cap (its own early stopping), and model = loss = None.
     """
     if method not in METHODS:
         raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
     from emtlib.data.schema import get_spec
 
     ds = get_spec(dataset).name
+    if method in BASELINES:
+        from emtlib.models.baselines.registry import paper_hparams
+
+        return ExperimentConfig(method=method, dataset=ds, seed=seed,
+                                missing_rate=0.0 if missing_rate is None else missing_rate,
+                                profile="paper", model=None, loss=None, train=TrainConfig(amp=False),
+                                data=DataConfig(source="synthetic"),
+                                baseline=paper_hparams(method, ds, baseline_source))
+    if baseline_source is not None:
+        raise ValueError("baseline_source applies to baseline methods only")
     m = _dataset_model_fields(ds)
     if ds == "mosi":
         model = ModelConfig(**m, a_lstm_hidden=32, audio_out=16, v_lstm_hidden=64, video_out=32,
@@ -541,7 +653,23 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
 
     Same loss structure and optimiser groups as the paper preset, so every code path runs; a
     smoke training run takes seconds on two CPU cores. `model_overrides` replace ModelConfig fields.
+
+    A baseline gets the same data and epoch budget, MiniLM, and its preset shrunk as
+    registry.SMOKE says (small widths, batch 8, no accumulation); `model_overrides` then replace
+    fields of its `baseline` section. Its procedure (optimisers, clipping, schedulers, label
+    generation, stages, quirks) is the paper one.
     """
+    from emtlib.data.schema import get_spec
+
+    scale = round(32 / get_spec(dataset).split_sizes[0], 6)  # about 32 synthetic training samples
+    data = DataConfig(source="synthetic", max_samples_per_split=32, synthetic_scale=scale)
+    if method in BASELINES:
+        from emtlib.models.baselines.registry import smoke_hparams
+
+        base = paper_config(dataset, method, missing_rate=missing_rate, seed=seed)
+        train = dataclasses.replace(base.train, max_epochs=2, device="cpu", num_workers=0, quiet=True)
+        return dataclasses.replace(base, profile="smoke", train=train, data=data,
+                                   baseline=smoke_hparams(method, base.dataset, **model_overrides))
     base = paper_config(dataset, method, missing_rate=missing_rate if method == "emt_dlfr" else 0.0,
                         seed=seed)
     model = dataclasses.replace(base.model, text_encoder="minilm", d_model=32, fusion_layers=1,
@@ -552,8 +680,4 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
     train = dataclasses.replace(base.train, batch_size=8, update_epochs=1, max_epochs=2,
                                 early_stop=2, lr_bert=5e-5, lr_other=1e-3, device="cpu",
                                 num_workers=0, quiet=True)
-    from emtlib.data.schema import get_spec
-
-    scale = round(32 / get_spec(dataset).split_sizes[0], 6)  # about 32 synthetic training samples
-    data = DataConfig(source="synthetic", max_samples_per_split=32, synthetic_scale=scale)
     return dataclasses.replace(base, profile="smoke", model=model, train=train, data=data)

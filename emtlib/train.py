@@ -1,4 +1,6 @@
-"""fit / evaluate for EMT-DLFR and EMT, reproducing the released training protocol (facts section 4).
+"""fit / evaluate for EMT-DLFR, EMT and the baselines, reproducing the released training protocols.
+
+EMT-DLFR and EMT (facts section 4):
 
 - Adam (coupled L2 weight decay) with five parameter groups: text-encoder weights, text-encoder
   biases and LayerNorms (no decay), audio subnet, video subnet, everything else.
@@ -8,6 +10,14 @@
   its L1), patience `early_stop`, an epoch counts as better when `cur <= best - 1e-6`.
 - The best checkpoint is restored, then the test split is scored from the incomplete-view
   prediction `pred_m`.
+
+The baselines (tfn, lmf, mult, misa, self_mm, mmim, tfr_net; facts section 7) run through the
+same `fit`: their per-method mechanics (optimisers, accumulation, clipping, schedulers, Self-MM's
+label generation, MMIM's two stages, TFR-Net's generation loss from epoch 2, the double-step
+quirk) are in `emtlib.procedures`; `fit` asks `make_procedure` for the run's procedure and
+drives early stopping, checkpoint selection on the procedure's validation key and the test pass.
+Test metrics always come from the incomplete-view prediction (`pred_m` for EMT, `pred` for a
+baseline).
 
 Randomness: everything of a run (initialisation, dropout, shuffling) draws from generators
 seeded with the run's seed inside `torch.random.fork_rng`, so the caller's global state is left
@@ -28,14 +38,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import __version__
 from .config import ExperimentConfig, TrainConfig
 from .data import MMSAData, MMSADataset, load_mmsa, make_loader
+from .data.mmsa import SYNTHETIC_SIDECAR_SUFFIX
 from .losses import total_loss
 from .metrics import regression_metrics
 from .models import build_model
+from .procedures import Procedure, autocast, make_baseline_procedure, to_device
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -67,11 +79,14 @@ def load_data(cfg: ExperimentConfig) -> MMSAData:
                              "holding <DS>/Processed/<file> (see data/README.md)")
         root = Path(dc.root) / dc.file_name if dc.file_name else Path(dc.root)
         return load_mmsa(root, cfg.dataset)
-    from .data.synthetic import write_synthetic
+    from .data.synthetic import GENERATOR_VERSION, write_synthetic
 
     path = synthetic_path(cfg.dataset, dc.synthetic_scale, dc.synthetic_seed,
                           Path(dc.root) if dc.root else None)
-    if not path.is_file():
+    sidecar = path.with_name(path.name + SYNTHETIC_SIDECAR_SUFFIX)
+    stale = not sidecar.is_file() or \
+        json.loads(sidecar.read_text()).get("generator_version") != GENERATOR_VERSION
+    if not path.is_file() or stale:  # written once per generator version
         write_synthetic(cfg.dataset, path, scale=dc.synthetic_scale, seed=dc.synthetic_seed)
     return load_mmsa(path, cfg.dataset)
 
@@ -101,13 +116,8 @@ def accumulation_schedule(n_batches: int, update_epochs: int) -> list[bool]:
 
 # ---- one epoch -------------------------------------------------------------------------------
 
-def _to(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-            for k, v in batch.items()}
-
-
-def _autocast(device: torch.device, amp: bool):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and amp)
+_to = to_device
+_autocast = autocast
 
 
 def train_epoch(model, loader, optimizer, cfg: ExperimentConfig, device, desc: str = "") -> dict:
@@ -134,20 +144,54 @@ def train_epoch(model, loader, optimizer, cfg: ExperimentConfig, device, desc: s
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
+class EMTProcedure(Procedure):
+    """EMT-DLFR / EMT: the released protocol above (five Adam groups, accumulation, total loss)."""
+
+    def __init__(self, cfg: ExperimentConfig, model, device):
+        super().__init__(cfg, model, device)
+        self.batch_size, self.early_stop = cfg.train.batch_size, cfg.train.early_stop
+        self.key = selection_key(cfg)
+
+    def make_optimization(self):
+        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train))]  # facts 4
+        return self.optimizers, []
+
+    def train_epoch(self, loader, epoch: int, desc: str = "") -> dict:
+        return train_epoch(self.model, loader, self.optimizers[0], self.cfg, self.device, desc)
+
+    def forward_eval(self, batch):
+        out = self.model(batch)
+        _, terms = total_loss(out, batch, self.cfg.loss, self.cfg.method)
+        return terms, out["pred_m"]
+
+
+def make_procedure(cfg: ExperimentConfig, model, device, train_labels=None) -> Procedure:
+    """The run's training mechanics: EMTProcedure, or the baseline's (emtlib.procedures)."""
+    if cfg.is_baseline:
+        return make_baseline_procedure(cfg, model, device, train_labels)
+    return EMTProcedure(cfg, model, device)
+
+
+def run_batch_size(cfg: ExperimentConfig) -> int:
+    """The loaders' batch size: train.batch_size (EMT) or baseline.batch_size."""
+    return cfg.baseline.batch_size if cfg.is_baseline else cfg.train.batch_size
+
+
 @torch.no_grad()
-def evaluate(model, loader, cfg: ExperimentConfig, device) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Eval mode over a split: mean-over-batches loss terms, and pred_m / labels in split order."""
+def evaluate(model, loader, cfg: ExperimentConfig, device, procedure: Procedure | None = None
+             ) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Eval mode over a split: mean-over-batches loss terms, and the incomplete-view prediction
+    (pred_m; a baseline's pred) / labels in split order."""
+    procedure = procedure if procedure is not None else make_procedure(cfg, model, device)
     model.eval()
     sums: dict[str, float] = defaultdict(float)
     preds, labels, index = [], [], []
     for batch in loader:
         batch = _to(batch, device)
-        with _autocast(device, cfg.train.amp):
-            out = model(batch)
-            _, terms = total_loss(out, batch, cfg.loss, cfg.method)
+        terms, pred = procedure.eval_batch(batch)
         for k, v in terms.items():
             sums[k] += v
-        preds.append(out["pred_m"].float().cpu())
+        preds.append(pred.float().cpu())
         labels.append(batch["labels"].float().cpu())
         index.append(batch["index"].cpu())
     order = torch.cat(index).argsort()
@@ -165,10 +209,15 @@ class FitResult:
     """JSON-safe record: config, metrics, history, best epoch, wall time, versions, data hash."""
     model: torch.nn.Module = field(repr=False)
     """The model with the best checkpoint loaded."""
+    procedure: Procedure | None = field(default=None, repr=False)
+    """The run's procedure (optimisers, Self-MM's label bank as at the end of training)."""
 
 
 def selection_key(cfg: ExperimentConfig) -> str:
-    """The validation term that selects the checkpoint (facts 4; complete setting: its L1)."""
+    """The validation term that selects the checkpoint (facts 4; complete setting: its L1; a
+    baseline: 'loss' = its validation task loss, L1 or MISA's MSE, facts 7.1)."""
+    if cfg.is_baseline:
+        return "loss"
     return "loss_pred_m" if cfg.method == "emt" else cfg.train.key_eval
 
 
@@ -179,23 +228,28 @@ def fit(cfg: ExperimentConfig, data: MMSAData | None = None, pretrained_text: bo
     data = data if data is not None else load_data(cfg)
     datasets = make_datasets(data, cfg)
     tc = cfg.train
-    drop_last = _single_sample_tail(len(datasets["train"]), tc.batch_size)
+    batch_size = run_batch_size(cfg)
+    drop_last = _single_sample_tail(len(datasets["train"]), batch_size)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, pretrained_text=pretrained_text).to(device)
-        optimizer = torch.optim.Adam(model.parameter_groups(tc))  # facts 4: five groups
-        loaders = {s: make_loader(ds, tc.batch_size, shuffle=(s == "train"), seed=cfg.seed,
+        proc = make_procedure(cfg, model, device, datasets["train"].labels["labels"])
+        proc.make_optimization()  # EMT: Adam with the five groups of facts 4; MMIM re-initialises
+        loaders = {s: make_loader(ds, batch_size, shuffle=(s == "train"), seed=cfg.seed,
                                   num_workers=tc.num_workers, drop_last=(s == "train" and drop_last))
                    for s, ds in datasets.items()}
-        key = selection_key(cfg)
-        best, best_epoch, best_state, history = math.inf, 0, None, []
+        key = proc.key
+        best, best_epoch, best_state, history, train_seconds = math.inf, 0, None, [], []
         epoch = 0
         while tc.max_epochs is None or epoch < tc.max_epochs:
             epoch += 1
-            train_terms = train_epoch(model, loaders["train"], optimizer, cfg, device,
-                                      desc=f"epoch {epoch}")
-            valid_terms, _, _ = evaluate(model, loaders["valid"], cfg, device)
+            t_epoch = time.perf_counter()
+            train_terms = proc.train_epoch(loaders["train"], epoch, desc=f"epoch {epoch}")
+            train_s = time.perf_counter() - t_epoch
+            valid_terms, _, _ = evaluate(model, loaders["valid"], cfg, device, proc)
+            proc.end_epoch(valid_terms)
             history.append({"epoch": epoch, "train": train_terms, "valid": valid_terms})
+            train_seconds.append(train_s)
             cur = valid_terms[key]
             if cur <= best - 1e-6:
                 best, best_epoch = cur, epoch
@@ -203,19 +257,21 @@ def fit(cfg: ExperimentConfig, data: MMSAData | None = None, pretrained_text: bo
             if not tc.quiet:
                 tqdm.write(f"epoch {epoch}: train {train_terms['loss']:.4f} "
                            f"valid {key} {cur:.4f} (best {best:.4f} @ {best_epoch})")
-            if epoch - best_epoch >= tc.early_stop:
+            if epoch - best_epoch >= proc.early_stop:
                 break
         if best_state is not None:
             model.load_state_dict(best_state)
-        test_terms, pred, y = evaluate(model, loaders["test"], cfg, device)
+        test_terms, pred, y = evaluate(model, loaders["test"], cfg, device, proc)
     record = {
         "config": cfg.to_dict(),
         "metrics": regression_metrics(cfg.dataset, pred, y),
         "test_loss": test_terms,
+        "selection_key": key,
         "best_epoch": best_epoch,
         "epochs": epoch,
         "history": history,
         "wall_time_s": time.perf_counter() - t0,
+        "train_epoch_s": train_seconds,
         "device": str(device),
         "emtlib_version": __version__,
         "torch_version": torch.__version__,
@@ -224,7 +280,7 @@ def fit(cfg: ExperimentConfig, data: MMSAData | None = None, pretrained_text: bo
                  "sizes": {s: len(ds) for s, ds in datasets.items()},
                  "train_samples_dropped_per_epoch": int(drop_last)},
     }
-    return FitResult(record=record, model=model)
+    return FitResult(record=record, model=model, procedure=proc)
 
 
 def write_record(record: dict, path: str | Path) -> Path:

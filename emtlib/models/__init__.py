@@ -1,4 +1,4 @@
-"""EMT-DLFR and its ablation variants: `build_model(config)` returns the model for an ExperimentConfig."""
+"""EMT-DLFR, its ablation variants and the baselines: `build_model(config)` returns the model for an ExperimentConfig."""
 from __future__ import annotations
 
 import torch.nn as nn
@@ -15,8 +15,9 @@ __all__ = ["build_model", "EMTDLFR", "EMT", "FusionOutput", "ViewOutput", "build
 
 
 def build_model(config: ExperimentConfig, pretrained_text: bool = False,
-                text_encoder: nn.Module | None = None) -> EMTDLFR:
-    """EMT-DLFR for `config` (its model, loss and method).
+                text_encoder: nn.Module | None = None) -> nn.Module:
+    """EMT-DLFR for `config` (its model, loss and method), or the baseline `config.method` built
+    from `config.baseline` (emtlib.models.baselines.registry).
 
     pretrained_text: load the text encoder's weights from disk (never downloaded); False builds it
         with random weights from its standard config.
@@ -26,6 +27,12 @@ def build_model(config: ExperimentConfig, pretrained_text: bool = False,
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"build_model expects an ExperimentConfig, got {type(config).__name__}: "
                         "use emtlib.config.paper_config(...) or smoke_config(...)")
+    if config.is_baseline:
+        from .baselines.registry import build_baseline
+
+        if text_encoder is None:
+            text_encoder = build_text_encoder(config.baseline.text_encoder, pretrained_text)
+        return build_baseline(config.method, config.baseline, text_encoder)
     if text_encoder is None:
         text_encoder = build_text_encoder(config.model.text_encoder, pretrained_text)
     return EMTDLFR(config.model, config.loss, config.method, text_encoder)

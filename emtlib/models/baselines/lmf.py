@@ -55,6 +55,9 @@ def low_rank_fusion(z_a, z_v, z_t, factor_a, factor_v, factor_t, weights, bias) 
 class LMF(nn.Module):
     """Low-rank Multimodal Fusion on the incomplete view; `forward(batch)['pred']` is (B,)."""
 
+    training_only_prefixes: tuple = ()
+    """Parameter-name prefixes unused at inference (emtlib.complexity.count_parameters): none."""
+
     def __init__(self, p: LMFPreset, text_encoder: nn.Module):
         super().__init__()
         self.p = p

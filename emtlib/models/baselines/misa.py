@@ -97,6 +97,9 @@ def _pad_time(x: torch.Tensor, length: int) -> torch.Tensor:
 class MISA(nn.Module):
     """MISA on the incomplete view. `text_encoder`: a HF BertModel-like module (fine-tuned)."""
 
+    training_only_prefixes: tuple = INFERENCE_EXCLUDE
+    """Parameters unused at inference (count_parameters): reconstruction heads, dead modules."""
+
     def __init__(self, preset: MISAPreset, text_encoder: nn.Module):
         super().__init__()
         self.preset = p = preset

@@ -153,6 +153,9 @@ class FusionNet(nn.Module):
 class MMIM(nn.Module):
     """MMIM on the incomplete view. `text_encoder`: a HF BertModel-like module (fine-tuned)."""
 
+    training_only_prefixes: tuple = INFERENCE_EXCLUDE
+    """Parameters unused at inference (count_parameters): MMILB and CPC."""
+
     def __init__(self, preset: MMIMPreset, text_encoder: nn.Module):
         super().__init__()
         self.preset = p = preset

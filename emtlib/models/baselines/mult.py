@@ -54,6 +54,9 @@ from .transformer_encoder import TransformerEncoder, encode_text, freeze, l1_los
 class MulT(nn.Module):
     """Multimodal Transformer on the incomplete view; `forward(batch)['pred']` is (B,)."""
 
+    training_only_prefixes: tuple = ()
+    """Parameter-name prefixes unused at inference (emtlib.complexity.count_parameters): none."""
+
     def __init__(self, p: MulTPreset, text_encoder: nn.Module):
         super().__init__()
         self.p = p

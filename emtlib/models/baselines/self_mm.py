@@ -84,6 +84,9 @@ class _Head(nn.Module):
 class SelfMM(nn.Module):
     """Self-MM on the incomplete view. `text_encoder`: a HF BertModel-like module (fine-tuned)."""
 
+    training_only_prefixes: tuple = INFERENCE_EXCLUDE
+    """Parameters unused at inference (count_parameters): the three unimodal heads."""
+
     def __init__(self, preset: SelfMMPreset, text_encoder: nn.Module):
         super().__init__()
         self.preset = p = preset

@@ -101,6 +101,9 @@ def tensor_fusion(z_a: torch.Tensor, z_v: torch.Tensor, z_t: torch.Tensor) -> to
 class TFN(nn.Module):
     """Tensor Fusion Network on the incomplete view; `forward(batch)['pred']` is (B,)."""
 
+    training_only_prefixes: tuple = ()
+    """Parameter-name prefixes unused at inference (emtlib.complexity.count_parameters): none."""
+
     def __init__(self, p: TFNPreset, text_encoder: nn.Module):
         super().__init__()
         self.p = p

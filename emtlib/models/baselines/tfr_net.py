@@ -135,6 +135,10 @@ class TFRNet(nn.Module):
     """TFR-Net; `forward(batch)` returns 'pred' (B,) from the incomplete view, plus 'recon',
     'target' and 'recon_mask' dicts keyed by modality, at full length."""
 
+    training_only_prefixes: tuple = ("generator_",)
+    """Parameters unused at inference (emtlib.complexity.count_parameters): the reconstruction
+    generators, which paper Table 8 does not count."""
+
     def __init__(self, p: TFRNetPreset, text_encoder: nn.Module):
         super().__init__()
         self.p = p

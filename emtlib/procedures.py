@@ -1,0 +1,347 @@
+"""Per-method training mechanics that `emtlib.train.fit` runs: one small object per run.
+
+`fit` only knows this interface (`make_procedure(cfg, model, device, train_labels)`):
+
+    proc.batch_size, proc.early_stop, proc.key     loader batch size, patience, validation term minimised
+    proc.make_optimization() -> (optimizers, schedulers)
+    proc.train_epoch(loader, epoch, desc) -> {term: mean over batches}   (always has 'loss')
+    proc.eval_batch(batch) -> ({term: float}, pred (B,))                 (eval mode, no grad)
+    proc.end_epoch(valid_terms)                                          schedulers on the valid key
+
+EMT / EMT-DLFR keep the released protocol (`emtlib.train`; `EMTProcedure` wraps it unchanged).
+The baselines follow their original trainers (facts section 7), all on the INCOMPLETE view for
+training, validation and test (facts 7.0):
+
+    method    optimiser(s)                        epoch                                      clip               scheduler
+    tfn, lmf  module.make_optimizer               zero/backward/step per batch               -                  -
+    mult      Adam                                accumulate 8, double step (faithful,       value 0.8          plateau(valid L1)
+                                                  authors' trainer)
+    tfr_net   Adam, 3 groups                      accumulate 4, double step (faithful),      value 0.8          plateau(valid L1)
+                                                  generation loss from epoch 2
+    misa      one Adam over all                   accumulate 2, MISA loss                    value, after       -
+                                                                                             every backward
+    self_mm   Adam, 5 groups                      accumulate 4, loss on the label bank's     -                  -
+                                                  labels; per batch bank.update_labels
+                                                  (epoch >= 2), update_features, centres
+    mmim      MMILB Adam + main Adam              stage 1 (MMILB) then stage 2 (main),       norm 1.0, all      plateau(valid L1) on main
+                                                  zero_grad every batch                      parameters
+
+Accumulation follows the released counters (`presets_a.accumulation_step_schedule`): gradients of
+`update_epochs` batches are summed before a step and a trailing partial group is thrown away.
+Validation key ('loss' in the valid terms) is the task loss of the prediction: L1, MSE for MISA
+(facts 7.1); early stopping uses each preset's `early_stop` (TFR-Net 6, the others 8).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from .progress import tqdm
+
+from .config import ExperimentConfig
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """Move the tensors of a batch to `device`."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()}
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast on CUDA when `amp`, a no-op context otherwise."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and amp)
+
+
+def _floats(terms: dict) -> dict[str, float]:
+    return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
+
+
+def _l1(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return (pred.float().view(-1) - labels.float().view(-1)).abs().mean()
+
+
+class _Sums:
+    """Running per-term sums -> means."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = defaultdict(float)
+        self.n = 0
+
+    def add(self, terms: dict[str, float]) -> None:
+        for k, v in terms.items():
+            self.sums[k] += v
+        self.n += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.n, 1) for k, v in self.sums.items()}
+
+
+# ---- the interface ---------------------------------------------------------------------------
+
+class Procedure:
+    """Base class: one run's optimisation state and its per-method epoch / evaluation."""
+
+    key = "loss"
+
+    def __init__(self, cfg: ExperimentConfig, model: torch.nn.Module, device: torch.device):
+        self.cfg, self.model, self.device = cfg, model, device
+        self.amp = cfg.train.amp
+        self.quiet = cfg.train.quiet
+        self.optimizers: list = []
+        self.schedulers: list = []
+
+    batch_size: int
+    early_stop: int
+
+    def make_optimization(self) -> tuple[list, list]:
+        raise NotImplementedError
+
+    def train_epoch(self, loader, epoch: int, desc: str = "") -> dict[str, float]:
+        raise NotImplementedError
+
+    def forward_eval(self, batch: dict) -> tuple[dict, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def eval_batch(self, batch: dict) -> tuple[dict[str, float], torch.Tensor]:
+        """Terms and prediction of one batch (already on the device), in eval mode."""
+        with autocast(self.device, self.amp):
+            terms, pred = self.forward_eval(batch)
+        return _floats(terms), pred
+
+    def end_epoch(self, valid_terms: dict[str, float]) -> None:
+        """ReduceLROnPlateau schedulers step on the validation key."""
+        for s in self.schedulers:
+            s.step(valid_terms[self.key])
+
+    def _bar(self, loader, desc):
+        return tqdm(loader, desc=desc, leave=False, disable=self.quiet)
+
+
+# ---- the baselines ---------------------------------------------------------------------------
+
+class AccumulatingProcedure(Procedure):
+    """The released MMSA / authors' loop: counter-based accumulation, optional double step and
+    clip-after-backward; subclasses give the loss (and any per-batch bookkeeping)."""
+
+    update_epochs = 1
+    double_step = False
+    clip_value: float | None = None
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        self.h = cfg.baseline
+        self.batch_size = self.h.batch_size
+        self.early_stop = self.h.early_stop
+
+    def train_loss(self, batch: dict, epoch: int) -> tuple[torch.Tensor, dict, dict]:
+        """-> (loss to backward, its terms, the model's outputs)."""
+        raise NotImplementedError
+
+    def after_backward(self, batch: dict, outputs: dict, epoch: int) -> None:
+        """Per-batch bookkeeping between backward and step (Self-MM's label bank)."""
+
+    def clip(self) -> None:
+        if self.clip_value is not None:
+            torch.nn.utils.clip_grad_value_([p for p in self.model.parameters() if p.requires_grad],
+                                            self.clip_value)
+
+    def train_epoch(self, loader, epoch: int, desc: str = "") -> dict[str, float]:
+        from .models.baselines.presets_a import accumulation_step_schedule
+
+        self.model.train()
+        (opt,) = self.optimizers
+        sums = _Sums()
+        schedule = accumulation_step_schedule(len(loader), self.update_epochs, self.double_step)
+        for batch, (zero, steps) in zip(self._bar(loader, desc), schedule):
+            if zero:
+                opt.zero_grad(set_to_none=True)
+            batch = to_device(batch, self.device)
+            with autocast(self.device, self.amp):
+                loss, terms, out = self.train_loss(batch, epoch)
+            loss.backward()
+            self.clip()
+            self.after_backward(batch, out, epoch)
+            for _ in range(steps):
+                opt.step()
+            sums.add(_floats(terms))
+        opt.zero_grad(set_to_none=True)  # a trailing partial group is thrown away (facts 4)
+        return sums.means()
+
+
+class GroupAProcedure(AccumulatingProcedure):
+    """TFN, LMF, MulT, TFR-Net: the module's `make_optimizer` and `training_procedure`."""
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        from .models.baselines import lmf, mult, tfn, tfr_net
+
+        self.module = {"tfn": tfn, "lmf": lmf, "mult": mult, "tfr_net": tfr_net}[cfg.method]
+        tp = self.module.training_procedure(self.h)
+        self.procedure = tp
+        self.batch_size, self.early_stop = tp.batch_size, tp.early_stop
+        self.update_epochs, self.double_step, self.clip_value = \
+            tp.update_epochs, tp.double_step, tp.grad_clip_value
+
+    def make_optimization(self):
+        opt, sched = self.module.make_optimizer(self.model, self.h)
+        self.optimizers, self.schedulers = [opt], [sched] if sched is not None else []
+        return self.optimizers, self.schedulers
+
+    def train_loss(self, batch, epoch):
+        out = self.model(batch)
+        total, terms = self.model.loss(out, batch, epoch)  # TFR-Net: + generation from epoch 2
+        terms = {"loss": terms.pop("total"), **terms}
+        return total, terms, out
+
+    def forward_eval(self, batch):
+        out = self.model(batch)
+        l1 = _l1(out["pred"], batch["labels"])  # the released validation Loss (L1 of pred only)
+        return {"loss": l1, "pred_l1": l1}, out["pred"]
+
+
+class MISAProcedure(AccumulatingProcedure):
+    """MISA: one Adam over everything, accumulation 2, clip_grad_value_ after every backward."""
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        self.update_epochs = self.h.update_epochs
+
+    def make_optimization(self):
+        from .models.baselines import misa
+
+        self.optimizers, self.schedulers = [misa.make_optimizer(self.model, self.h)], []
+        return self.optimizers, self.schedulers
+
+    def clip(self):
+        from .models.baselines import misa
+
+        misa.clip_gradients(self.model, self.h)
+
+    def train_loss(self, batch, epoch):
+        out = self.model(batch)
+        terms = self.model.loss(out, batch)
+        return terms["total"], {"loss": terms.pop("total"), **terms}, out
+
+    def forward_eval(self, batch):
+        out = self.model(batch)
+        mse = self.model.valid_loss(out, batch)  # the released validation Loss: MSE
+        return {"loss": mse, "pred_l1": _l1(out["pred"], batch["labels"])}, out["pred"]
+
+
+class SelfMMProcedure(AccumulatingProcedure):
+    """Self-MM: five Adam groups, accumulation 4, the multi-task loss on generated labels."""
+
+    def __init__(self, cfg, model, device, train_labels: torch.Tensor | None):
+        super().__init__(cfg, model, device)
+        from .models.baselines.self_mm import SelfMMLabelBank
+
+        self.update_epochs = self.h.update_epochs
+        self.bank = None if train_labels is None else \
+            SelfMMLabelBank.for_model(model, torch.as_tensor(train_labels), device=device)
+
+    def make_optimization(self):
+        from .models.baselines import self_mm
+
+        self.optimizers, self.schedulers = [self_mm.make_optimizer(self.model, self.h)], []
+        return self.optimizers, self.schedulers
+
+    def train_loss(self, batch, epoch):
+        out = self.model(batch)
+        terms = self.model.loss(out, self.bank.labels(batch["index"]))
+        return terms["total"], {"loss": terms.pop("total"), **terms}, out
+
+    def after_backward(self, batch, outputs, epoch):
+        idx = batch["index"]
+        self.bank.update_labels(idx, outputs["features"], epoch)  # a no-op in epoch 1
+        self.bank.update_features(idx, outputs["features"])
+        self.bank.update_centres()
+
+    def train_epoch(self, loader, epoch, desc=""):
+        if self.bank is None:
+            raise ValueError("Self-MM trains on generated labels: build its procedure with the train "
+                             "split's labels (make_procedure(..., train_labels=...))")
+        terms = super().train_epoch(loader, epoch, desc)
+        y_m = self.bank.label_map["M"]
+        for s in ("T", "A", "V"):  # how far the generated labels have moved (diagnostics)
+            y = self.bank.label_map[s]
+            terms[f"label_gap_{s}"] = float((y - y_m).abs().mean())
+            terms[f"label_absmax_{s}"] = float(y.abs().max())
+        return terms
+
+    def forward_eval(self, batch):
+        out = self.model(batch)
+        l1 = self.model.valid_loss(out, batch)
+        return {"loss": l1, "pred_l1": l1}, out["pred"]
+
+
+class MMIMProcedure(Procedure):
+    """MMIM: every epoch stage 1 (MMILB optimizer) then stage 2 (main optimizer), see mmim.py."""
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        from .models.baselines.presets_b import recipe
+
+        self.h = cfg.baseline
+        self.batch_size, self.early_stop = self.h.batch_size, self.h.early_stop
+        rule = recipe("mmim", cfg.dataset, faithful_quirks=self.h.faithful_quirks).stage1_max_batches
+        self.stage1_rule = rule.get(cfg.dataset)
+
+    def make_optimization(self):
+        from .models.baselines import mmim
+
+        opt_mmilb, opt_main, sched = mmim.make_optimizers(self.model, self.h)  # re-initialises
+        self.optimizers, self.schedulers = [opt_mmilb, opt_main], [sched]
+        return self.optimizers, self.schedulers
+
+    def _stage1_done(self, i: int, n: int) -> bool:
+        if self.stage1_rule is None:
+            return False
+        kind, v = self.stage1_rule
+        return i >= v if kind == "first" else i / n >= v
+
+    def train_epoch(self, loader, epoch, desc=""):
+        from .models.baselines import mmim
+
+        opt_mmilb, opt_main = self.optimizers
+        s1, s2 = _Sums(), _Sums()
+        n = len(loader)
+        for i, batch in enumerate(self._bar(loader, f"{desc} stage 1")):
+            if self._stage1_done(i, n):
+                break
+            with autocast(self.device, self.amp):
+                s1.add(mmim.stage1_step(self.model, to_device(batch, self.device), opt_mmilb))
+        memory = mmim.MMIMMemory(self.h.mem_size)
+        for i, batch in enumerate(self._bar(loader, f"{desc} stage 2")):
+            with autocast(self.device, self.amp):
+                s2.add(mmim.stage2_step(self.model, to_device(batch, self.device), opt_main, memory, i))
+        self.model.zero_grad(set_to_none=True)
+        terms = s2.means()
+        terms = {"loss": terms.pop("total"), **terms}
+        terms.update({f"stage1_{k}": v for k, v in s1.means().items()})
+        return terms
+
+    def forward_eval(self, batch):
+        out = self.model(batch)
+        l1 = self.model.valid_loss(out, batch)
+        return {"loss": l1, "pred_l1": l1}, out["pred"]
+
+
+def make_baseline_procedure(cfg: ExperimentConfig, model, device, train_labels=None) -> Procedure:
+    """The procedure of baseline `cfg.method` (train_labels: the train split's labels, Self-MM)."""
+    m = cfg.method
+    if m in ("tfn", "lmf", "mult", "tfr_net"):
+        return GroupAProcedure(cfg, model, device)
+    if m == "misa":
+        return MISAProcedure(cfg, model, device)
+    if m == "self_mm":  # without train labels: evaluation only (no label bank)
+        return SelfMMProcedure(cfg, model, device, train_labels)
+    if m == "mmim":
+        return MMIMProcedure(cfg, model, device)
+    raise ValueError(f"{m!r} is not a baseline")
+
+
+__all__ = ["Procedure", "AccumulatingProcedure", "GroupAProcedure", "MISAProcedure",
+           "SelfMMProcedure", "MMIMProcedure", "make_baseline_procedure", "to_device", "autocast"]
