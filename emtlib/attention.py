@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import logging
 import os
 import tempfile
 import warnings
@@ -41,6 +42,8 @@ import torch
 from .config import apply_overrides
 from .data.dataset import MMSADataset, collate_mmsa
 from .experiments import RESULTS_DIR, RunSpec, config_key, read_record, record_path
+
+log = logging.getLogger(__name__)
 
 PAPER_SAMPLE_ID = "jUzDDGyPkXU$_$27"
 """The MOSI test sample of Fig. 12 (the paper prints it as jUzDDGyPkXU_27)."""
@@ -93,8 +96,10 @@ def trained_model(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR):
         model = model.to(device)
     else:
         if record is not None:
-            warnings.warn(f"{path.name}: the record has no checkpoint beside it; the run is trained "
-                          "again to keep its model, and the record is rewritten", stacklevel=2)
+            # logged, not warned or printed: what a notebook shows must not depend on what the
+            # cache held (nor name this file's absolute path)
+            log.info("%s: the record has no checkpoint beside it; the run is trained again to "
+                     "keep its model, and the record is rewritten", path.name)
         result = _train.fit(cfg)
         model, record = result.model, dict(result.record)
         record["key"] = key

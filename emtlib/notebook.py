@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .config import BASELINES
 from .data.schema import get_spec
 from .experiments import RunSpec, aggregate, records_frame, run_grid
 from .metrics import rate_grid
@@ -61,8 +62,9 @@ class Session:
              variant: str = "", overrides: tuple[str, ...] = ()) -> RunSpec:
         """A run of this session, with its device and encoder applied."""
         extra = [f"train.device={self.device}"]
-        if self.text_encoder:
-            extra.append(f"model.text_encoder={self.text_encoder}")
+        if self.text_encoder:  # baselines keep their encoder in their own section
+            section = "baseline" if method in BASELINES else "model"
+            extra.append(f"{section}.text_encoder={self.text_encoder}")
         return RunSpec(method=method, dataset=self.dataset, missing_rate=missing_rate, seed=seed,
                        profile=self.profile, synthetic=self.synthetic, data_root=self.data_root,
                        overrides=tuple(extra) + tuple(overrides), variant=variant)
@@ -87,10 +89,15 @@ class Session:
         return records, aggregate(records_frame(records))
 
 
-def setup(dataset: str = "mosi", data_root: str = "../data", synthetic: bool = False,
+def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = False,
           profile: str = "paper", device: str = "auto", text_encoder: str | None = None,
-          results_dir: str = "../results") -> Session:
-    """Resolve a notebook's parameters, check the data is there, and print the banner."""
+          results_dir: str = "results") -> Session:
+    """Resolve a notebook's parameters, check the data is there, and print the banner.
+
+    Relative `data_root` and `results_dir` are taken from the repository root, so a notebook
+    means the same whatever directory papermill or Jupyter starts its kernel in.
+    """
+    data_root, results_dir = _from_root(data_root), _from_root(results_dir)
     get_spec(dataset)  # a clear error for an unknown name
     if profile not in ("paper", "smoke"):
         raise ValueError(f"profile {profile!r}: expected 'paper' or 'smoke'")
@@ -103,6 +110,15 @@ def setup(dataset: str = "mosi", data_root: str = "../data", synthetic: bool = F
     _inline_figures()
     print(banner(s))
     return s
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _from_root(path: str | None) -> str | None:
+    if path is None or Path(path).expanduser().is_absolute():
+        return path
+    return str(REPO_ROOT / path)
 
 
 def _inline_figures() -> None:
@@ -135,7 +151,7 @@ def banner(s: Session) -> str:
         + (f" (forced by {PROFILE_ENV}=smoke, set by the test configuration)" if s.forced_by_env
            else ""),
         f"device:       {s.device} -> {resolve_device(s.device).type}",
-        f"text encoder: {cfg.model.text_encoder}",
+        f"text encoder: {cfg.model.text_encoder}",  # EMT's; baselines name theirs in their config
         f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}",
     ]
     return "\n".join(lines)

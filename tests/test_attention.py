@@ -190,7 +190,7 @@ def test_complete_setting_model_runs_both_views(test_split):
     assert att["head"] == 0
 
 
-def test_two_models_and_record_without_checkpoint(tmp_path, test_split, monkeypatch):
+def test_two_models_and_record_without_checkpoint(tmp_path, test_split, monkeypatch, caplog):
     """Fig. 12's two-model reading; a record written by experiments.run alone means one retraining."""
     from emtlib.models import build_model
     from emtlib.train import FitResult
@@ -207,8 +207,9 @@ def test_two_models_and_record_without_checkpoint(tmp_path, test_split, monkeypa
     complete = RunSpec(method="emt", profile="smoke", overrides=SPEC.overrides)
     run(complete, tmp_path)  # record only, no checkpoint
     assert calls == ["emt"] and not checkpoint_path(complete, tmp_path).exists()
-    with pytest.warns(UserWarning, match="no checkpoint"):
+    with caplog.at_level("INFO", logger="emtlib.attention"):
         fig = figure12_data(complete, SPEC, sample_id=test_split.ids[2], results_dir=tmp_path)
+    assert "no checkpoint beside it" in caplog.text
     assert calls == ["emt", "emt_dlfr", "emt"] and checkpoint_path(complete, tmp_path).is_file()
     assert fig["mode"] == "two_models" and fig["id"] == test_split.ids[2]
     assert fig["records"]["complete"]["config"]["method"] == "emt"
