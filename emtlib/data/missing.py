@@ -1,6 +1,6 @@
 """The incomplete view, bit-identical to the released code's `generate_m` (facts section 2).
 
-For each modality the released loader calls `np.random.seed(seed)` and draws
+For each modality the released loader seeds numpy's global generator with `seed` and draws
 `u = np.random.uniform(size=(N, T))` over the whole split in C order; a position is KEPT iff
 `u > rate` and it is valid. Text keeps [CLS] and [SEP] whatever u says; a masked word piece
 becomes [UNK] (id 100), a masked frame a zero vector; lengths never change. The masks are
