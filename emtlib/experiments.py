@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +193,17 @@ def auilc_frame(agg: pd.DataFrame, official: bool = True) -> pd.DataFrame:
 
 
 def metric_table(agg: pd.DataFrame, rate: float | None = None, digits: int = 4) -> pd.DataFrame:
-    """Methods/variants x metrics of seed means (at one rate if given), rounded for display."""
-    a = agg if rate is None else agg[np.isclose(agg["rate"], rate)]
-    t = a.pivot_table(index=["method", "variant"], columns="metric", values="mean", sort=False)
+    """Seed means as rows x metrics, rounded for display: rows (method, variant) at missing rate
+    `rate`, or (method, variant, rate) for every rate when `rate` is None."""
+    index = ["method", "variant"]
+    if rate is None:
+        a, index = agg, index + ["rate"]
+    else:
+        a = agg[np.isclose(agg["rate"], rate)]
+        if a.empty:
+            raise ValueError(f"no rows at missing rate {rate}; found rates "
+                             f"{sorted(agg['rate'].unique().tolist())}")
+    if a.duplicated(index + ["metric"]).any():
+        raise ValueError(f"several rows per {index} and metric (several datasets?); select first")
+    t = a.pivot_table(index=index, columns="metric", values="mean", aggfunc="first", sort=False)
     return t.round(digits)

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import emtlib.train
-from emtlib.experiments import (RunSpec, aggregate, auilc_frame, config_key, record_path,
-                                records_frame, run, run_grid)
+from emtlib.experiments import (RunSpec, aggregate, auilc_frame, config_key, metric_table,
+                                record_path, records_frame, run, run_grid)
 
 
 @pytest.fixture
@@ -72,7 +70,7 @@ def test_grid_resumes_and_aggregates(tmp_path, fake_fit):
     specs = [RunSpec(missing_rate=r, seed=s) for r in (0.0, 0.5, 1.0) for s in (1, 3)]
     run_grid(specs[:2], tmp_path, progress=False)
     records = run_grid(specs, tmp_path, progress=False)
-    assert len(fake_fit) == 6 - 0 and len(records) == 6  # 2 first, then the 4 missing
+    assert len(fake_fit) == 6 and len(records) == 6  # 2 first, then the 4 missing
     frame = records_frame(records)
     assert len(frame) == 12 and set(frame["metric"]) == {"mae", "acc7"}
     agg = aggregate(frame)
@@ -86,6 +84,14 @@ def test_grid_resumes_and_aggregates(tmp_path, fake_fit):
     assert au["mae"] == pytest.approx(round(0.5 * (100.2 + 150.2) / 2 + 0.5 * (150.2 + 200.2) / 2, 1) / 100)
     plain = auilc_frame(agg, official=False).set_index("metric")["auilc"]
     assert plain["mae"] == pytest.approx(0.25 * (1.002 + 1.502) + 0.25 * (1.502 + 2.002))
+    # one row per rate (never an average over rates), or the rows of one rate
+    t = metric_table(agg)
+    assert list(t.index) == [("emt_dlfr", "", 0.0), ("emt_dlfr", "", 0.5), ("emt_dlfr", "", 1.0)]
+    assert t.loc[("emt_dlfr", "", 0.5), "mae"] == pytest.approx(1.502)
+    t = metric_table(agg, rate=1.0)
+    assert list(t.index) == [("emt_dlfr", "")] and t.iloc[0]["mae"] == pytest.approx(2.002)
+    with pytest.raises(ValueError, match="missing rate 0.3"):
+        metric_table(agg, rate=0.3)
 
 
 def test_real_data_spec_needs_a_root_and_fails_with_the_loader_message(tmp_path):
