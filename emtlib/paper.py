@@ -36,6 +36,8 @@ API
 - `datasets(name)`, `metric_keys(name, dataset)`: what a result table covers.
 - `paper_values(name, dataset, method, ...)`: one row as a Series metric -> value.
 - `compare(ours, name, dataset, method, ...)`: paper, ours, diff (= ours - paper) per metric.
+- `side_by_side(ours, name, dataset)`: our row of each method next to the paper's (Tables 4-7);
+  `overlay(name, dataset, rate)`: the paper's rows in the form `emtlib.plots` draws.
 - `to_paper_units(metrics)`: a run's metrics (fractions) -> the paper's units;
   `official_auilc_to_paper_units` does the same for `metrics.auilc_official` values.
 - Constants: `N_RUNS`, `TABLE8_SETUP`, `DISPLAY_NAME`, `TABLE2_ALL_REPORTED`, `TEXT_FACTS`.
@@ -564,3 +566,99 @@ def compare(ours: Any, name: str | int, dataset: str | None, method: str,
     out = pd.DataFrame({"paper": paper.astype(float), "ours": ours_col})
     out["diff"] = out["ours"] - out["paper"]
     return out
+
+
+# --------------------------------------------------------------------------- several methods
+
+
+def _paper_row_source(frame: pd.DataFrame, method: str) -> str | None:
+    """'reproduced' when the table has the authors' rerun of `method`, else 'quoted', else None."""
+    sources = set(frame.loc[frame["method"] == method, "source"])
+    return "reproduced" if "reproduced" in sources else ("quoted" if sources else None)
+
+
+def _wide_ours(ours: pd.DataFrame) -> pd.DataFrame:
+    """`ours` as methods x metrics: a wide frame (index method, or (method, variant) with one
+    variant per method, as `experiments.metric_table` returns) or a long frame with columns
+    method, metric and one of value / mean / auilc."""
+    if not isinstance(ours, pd.DataFrame):
+        raise TypeError(f"ours: expected a DataFrame, got {type(ours).__name__}")
+    if "method" in ours.columns and "metric" in ours.columns:
+        value = next((c for c in ("value", "mean", "auilc") if c in ours.columns), None)
+        if value is None:
+            raise ValueError("ours: a long frame needs a 'value', 'mean' or 'auilc' column")
+        if ours.duplicated(["method", "metric"]).any():
+            raise ValueError("ours: several rows per (method, metric); select one variant and rate")
+        return ours.pivot(index="method", columns="metric", values=value)
+    if isinstance(ours.index, pd.MultiIndex):
+        methods = ours.index.get_level_values("method")
+        if methods.duplicated().any():
+            raise ValueError("ours: several variants of one method; select one variant")
+        ours = ours.set_axis(methods, axis=0)
+    return ours
+
+
+def side_by_side(ours: pd.DataFrame, name: str | int, dataset: str, units: str = "fraction",
+                 methods=None) -> pd.DataFrame:
+    """Our rows interleaved with the paper's for several methods (Tables 4-7).
+
+    Index (method, source): source 'ours', then the paper's 'reproduced' row (the authors'
+    rerun) or, for a method the table reproduces nowhere (e.g. TFN on MOSI in Table 4), its
+    'quoted' row. Columns are the table's metrics in canonical order. `ours` is methods x
+    metrics (see `_wide_ours`); `units='fraction'` converts a run's fractions to the paper's
+    units first (use 'paper' for `experiments.auilc_frame` values, which already are).
+    methods: the order of the rows; default the methods of `ours`, in the paper's row order.
+    A method of `ours` the table does not have gets its 'ours' row only.
+    """
+    key = _check_name(str(name))
+    if key not in ("table4", "table5", "table6", "table7"):
+        raise KeyError(f"side_by_side compares methods of Tables 4-7, not {key}")
+    if units not in ("paper", "fraction"):
+        raise ValueError(f"units must be 'paper' or 'fraction', got {units!r}")
+    frame = _TABLES[key]
+    ds = _pick_dataset(key, dataset)
+    frame = frame[frame["dataset"] == ds]
+    cols = list(dict.fromkeys(frame["metric"]))
+    mine = _wide_ours(ours)
+    order = [m for m in DISPLAY_NAME if m in set(frame["method"])]  # the paper's row order
+    if methods is None:
+        methods = [m for m in order if m in mine.index] + [m for m in mine.index if m not in order]
+    rows, index = [], []
+    for m in methods:
+        if m not in mine.index:
+            raise KeyError(f"ours has no row for method {m!r}; found {list(mine.index)}")
+        vals = {k: float(v) for k, v in mine.loc[m].items() if pd.notna(v)}
+        if units == "fraction":
+            vals = to_paper_units(vals)
+        rows.append([vals.get(c, math.nan) for c in cols])
+        index.append((m, "ours"))
+        source = _paper_row_source(frame, m)
+        if source is not None:
+            p = paper_values(key, ds, m, source=source)
+            rows.append([float(p.get(c, math.nan)) for c in cols])
+            index.append((m, source))
+    out = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["method", "source"]),
+                       columns=pd.Index(cols, name="metric"), dtype=float)
+    return out
+
+
+def overlay(name: str | int, dataset: str, rate: float | None = None, methods=None) -> pd.DataFrame:
+    """The paper's rows of Tables 4-7 as an `emtlib.plots` overlay (columns dataset, method,
+    variant, rate, metric, mean), one row per method: 'reproduced' or, failing that, 'quoted'.
+
+    rate: the missing rate the values belong to (0.0 for the complete setting of Tables 4-5);
+    None (NaN) marks AUILCs (Tables 6-7), which `plots.ablation_chart(kind='bar')` draws when
+    rate='auilc'.
+    """
+    key = _check_name(str(name))
+    if key not in ("table4", "table5", "table6", "table7"):
+        raise KeyError(f"overlay draws Tables 4-7, not {key}")
+    frame = _TABLES[key]
+    frame = frame[(frame["dataset"] == _pick_dataset(key, dataset)) & frame["value"].notna()]
+    keep = [m for m in dict.fromkeys(frame["method"]) if methods is None or m in methods]
+    parts = [frame[(frame["method"] == m) & (frame["source"] == _paper_row_source(frame, m))]
+             for m in keep]
+    out = pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0]
+    return pd.DataFrame({"dataset": out["dataset"], "method": out["method"], "variant": "",
+                         "rate": math.nan if rate is None else float(rate),
+                         "metric": out["metric"], "mean": out["value"].astype(float)})

@@ -497,6 +497,7 @@ def ablation_chart(agg: pd.DataFrame, dataset: str, variants: Sequence, metrics=
     kind='line': metric vs missing rate, one line (+-std band) per variant.
     kind='bar': one bar per variant at missing rate `rate` (mean +- std), or of the AUILC over the
     rates present when rate='auilc' (no error bar); the values are written above the bars.
+    Entries that are all distinct methods (variant '') keep the methods' fixed colors.
     labels: display names overriding `variant_label`. paper: optional overlay (paper units).
     """
     if kind not in ("line", "bar"):
@@ -521,7 +522,12 @@ def ablation_chart(agg: pd.DataFrame, dataset: str, variants: Sequence, metrics=
     ref = _normalize_paper(paper)
     if ref is not None:
         ref = ref[ref["dataset"] == dataset]
-    palette = sns.color_palette("deep", max(len(entries), 3)).as_hex()
+    entry_methods = [rows["method"].iloc[0] for _, _, rows in entries]
+    if all((rows["variant"] == "").all() for _, _, rows in entries) and \
+            len(set(entry_methods)) == len(entries):  # methods compared: their fixed colors
+        palette = [method_color(m, entry_methods) for m in entry_methods]
+    else:
+        palette = sns.color_palette("deep", max(len(entries), 3)).as_hex()
     if kind == "bar" and rate != "auilc":
         try:
             rate = float(rate)

@@ -211,3 +211,51 @@ def test_compare():
         P.compare(ours, "table4", "mosi", "amml")           # quoted only
     with pytest.raises(KeyError):
         P.compare(ours, "table4", "sims", "emt")
+
+
+def test_side_by_side_interleaves_ours_with_the_papers_rows():
+    # metric_table's shape: (method, variant) x metrics, fractions
+    ours = pd.DataFrame({"mae": [0.95, 0.70, 0.80], "acc2_non0": [0.80, 0.85, 0.5]},
+                        index=pd.MultiIndex.from_tuples([("emt", ""), ("tfn", ""), ("new", "")],
+                                                        names=["method", "variant"]))
+    t = P.side_by_side(ours, "table4", "mosi")
+    # paper row order (TFN before EMT), unknown methods last and without a paper row
+    assert list(t.index) == [("tfn", "ours"), ("tfn", "quoted"), ("emt", "ours"),
+                             ("emt", "reproduced"), ("new", "ours")]
+    assert tuple(t.columns) == METRIC_KEYS["mosi"]
+    assert t.loc[("tfn", "ours"), "acc2_non0"] == pytest.approx(85.0)      # x100
+    assert t.loc[("tfn", "ours"), "mae"] == 0.70
+    assert t.loc[("tfn", "quoted"), "mae"] == 0.901                      # Table 4, ref [30]
+    assert t.loc[("emt", "reproduced"), "mae"] == 0.705
+    assert math.isnan(t.loc[("emt", "ours"), "corr"])
+    # MulT is reproduced on MOSI: its quoted row is not shown
+    t = P.side_by_side(pd.DataFrame({"mae": [0.9]}, index=["mult"]), 4, "mosi")
+    assert list(t.index) == [("mult", "ours"), ("mult", "reproduced")]
+    assert t.loc[("mult", "reproduced"), "mae"] == 0.846
+    # a long AUILC frame in paper units, explicit order
+    au = pd.DataFrame({"method": ["tfr_net", "emt_dlfr"], "metric": ["mae", "mae"],
+                       "auilc": [1.2, 1.1]})
+    t = P.side_by_side(au, "table6", "mosi", units="paper", methods=["emt_dlfr", "tfr_net"])
+    assert list(t.index.get_level_values("method")) == ["emt_dlfr"] * 2 + ["tfr_net"] * 2
+    assert t.loc[("emt_dlfr", "reproduced"), "mae"] == 1.106
+    assert t.loc[("tfr_net", "ours"), "mae"] == 1.2
+    with pytest.raises(KeyError):
+        P.side_by_side(ours, "table8", "mosi")
+    with pytest.raises(KeyError, match="no row for method"):
+        P.side_by_side(ours, "table4", "mosi", methods=["mmim"])
+    with pytest.raises(ValueError, match="several variants"):
+        P.side_by_side(pd.DataFrame({"mae": [1.0, 2.0]}, index=pd.MultiIndex.from_tuples(
+            [("emt", "a"), ("emt", "b")], names=["method", "variant"])), "table4", "mosi")
+
+
+def test_overlay_rows_for_the_plots():
+    o = P.overlay("table4", "mosi", rate=0.0)
+    assert list(o.columns) == ["dataset", "method", "variant", "rate", "metric", "mean"]
+    assert (o["rate"] == 0.0).all() and o["mean"].notna().all()
+    tfn = o[o["method"] == "tfn"].set_index("metric")["mean"]
+    assert tfn["mae"] == 0.901                               # quoted: no reproduced TFN row
+    mult = o[o["method"] == "mult"].set_index("metric")["mean"]
+    assert mult["mae"] == 0.846 and not o.duplicated(["method", "metric"]).any()
+    o = P.overlay(6, "mosi", methods=["tfr_net"])
+    assert set(o["method"]) == {"tfr_net"} and o["rate"].isna().all()
+    assert o.set_index("metric").loc["mae", "mean"] == 1.156

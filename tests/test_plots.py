@@ -192,6 +192,23 @@ def test_ablation_chart_bars_at_rate_and_auilc_with_reference_method():
     assert len(marker) == 1 and marker[0].get_ydata()[0] == pytest.approx(1.106)
 
 
+def test_ablation_chart_of_methods_uses_their_colors_and_the_papers_rows():
+    from matplotlib.colors import to_hex
+
+    from emtlib import paper
+
+    agg = make_agg("mosi", methods=("tfn", "mult", "emt"), rates=(0.0,))
+    fig = plots.ablation_chart(agg, "mosi", ["tfn", "mult", "emt"], metrics=["mae"], kind="bar",
+                               rate=0.0, paper=paper.overlay("table4", "mosi", rate=0.0))
+    bars = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert [to_hex(b.get_facecolor()) for b in bars] == [plots.METHOD_COLORS[m] for m in
+                                                         ("tfn", "mult", "emt")]
+    np.testing.assert_allclose([b.get_height() for b in bars], [_value("mae", i, 0.0) for i in range(3)])
+    # the paper's diamonds: TFN's quoted row (no reproduced one), MulT's and EMT's reproduced rows
+    marks = [lines_by_gid(fig.axes[0], f"paper:{m}")[0].get_ydata()[0] for m in ("tfn", "mult", "emt")]
+    assert marks == [0.901, 0.846, 0.705]
+
+
 def test_ablation_chart_errors_and_method_filter():
     agg = pd.concat([make_variants(["attention", "average"], method="emt_dlfr"),
                      make_variants(["attention"], method="emt")], ignore_index=True)
