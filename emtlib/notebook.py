@@ -69,12 +69,14 @@ class Session:
                        profile=self.profile, synthetic=self.synthetic, data_root=self.data_root,
                        overrides=tuple(extra) + tuple(overrides), variant=variant)
 
-    def grid(self, variants: dict[str, tuple[str, ...]] | None = None, method: str = "emt_dlfr",
+    def grid(self, variants: dict[str, tuple[str, ...]] | None = None, method="emt_dlfr",
              rates=None, setting: str = "incomplete") -> list[RunSpec]:
-        """Specs for every variant x rate x seed (variants: label -> config overrides)."""
+        """Specs for every method x variant x rate x seed (variants: label -> config overrides;
+        method: one method key or several)."""
         variants = variants or {"": ()}
+        methods = (method,) if isinstance(method, str) else tuple(method)
         rates = self.rates() if rates is None else rates
-        return [self.spec(method, r, s, label, ov) for label, ov in variants.items()
+        return [self.spec(m, r, s, label, ov) for m in methods for label, ov in variants.items()
                 for r in rates for s in self.seeds(setting)]
 
     def load(self):

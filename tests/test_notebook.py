@@ -20,6 +20,9 @@ def test_env_forces_smoke_on_synthetic(monkeypatch, capsys):
     specs = s.grid({"a": ("model.pooling=average",), "b": ()})
     assert [(x.variant, x.missing_rate) for x in specs] == [("a", 0.0), ("a", 0.5), ("b", 0.0), ("b", 0.5)]
     assert specs[0].config().model.pooling == "average"
+    specs = s.grid(method=("tfn", "emt_dlfr"), rates=(0.0,))  # several methods, methods outermost
+    assert [(x.method, x.missing_rate) for x in specs] == [("tfn", 0.0), ("emt_dlfr", 0.0)]
+    assert specs[0].config().baseline.text_encoder == "minilm"
 
 
 def test_paper_profile_without_data_fails_with_the_loader_message(monkeypatch, tmp_path):
