@@ -17,23 +17,10 @@ from emtlib.complexity import count_parameters
 from emtlib.config import (BASELINES, ExperimentConfig, apply_overrides, paper_config,
                            smoke_config)
 from emtlib.models import build_model, build_text_encoder
-from emtlib.models.baselines.registry import hparams_class, learning_overrides
+from emtlib.models.baselines.registry import TASK_LOSS_TERM, hparams_class, learning_overrides
 from emtlib.train import fit, load_data, make_datasets
 
-# The task term of each method's training loss (the total of TFR-Net, Self-MM and MMIM gains
-# terms between epochs: generation loss from epoch 2, moved labels, the entropy term).
-TASK_TERM = {"tfn": "pred_l1", "lmf": "pred_l1", "mult": "pred_l1", "tfr_net": "pred_l1",
-             "misa": "task", "self_mm": "M", "mmim": "task"}
 RATE = 0.3  # both views differ (TFR-Net's reconstruction targets, masked text) but learning is easy
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_cpu_thread():
-    """On a shared 2-core machine one intra-op thread is much faster than several."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ---- configs and models (no training) --------------------------------------------------------
@@ -121,9 +108,9 @@ def test_baseline_learns_through_fit(method):
     result = fit(cfg, data=data)
     r = result.record
     mae, corr = r["metrics"]["mae"], r["metrics"]["corr"]
-    first, last = (r["history"][i]["train"][TASK_TERM[method]] for i in (0, -1))
+    first, last = (r["history"][i]["train"][TASK_LOSS_TERM[method]] for i in (0, -1))
     print(f"\n{method}: test MAE {mae:.3f} (label mean {baseline:.3f}), corr {corr:.3f}, "
-          f"{np.mean(r['train_epoch_s']):.1f} s/epoch, train {TASK_TERM[method]} {first:.3f} -> "
+          f"{np.mean(r['train_epoch_s']):.1f} s/epoch, train {TASK_LOSS_TERM[method]} {first:.3f} -> "
           f"{last:.3f}, {r['wall_time_s']:.0f} s")
     assert r["config"]["method"] == method and r["config"]["baseline"]["text_encoder"] == "minilm"
     assert r["config"]["model"] is None and r["selection_key"] == "loss"
