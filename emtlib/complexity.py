@@ -139,6 +139,11 @@ def time_train_steps(model: nn.Module, batch: dict, loss_cfg: LossConfig, steps:
         loss.backward()
         optimizer.step()
 
+    return _mean_seconds(step, device, steps, warmup)
+
+
+def _mean_seconds(step: Callable[[], None], device: torch.device, steps: int, warmup: int) -> float:
+    """Mean wall seconds of `step()` over `steps` calls after `warmup` calls (device synchronised)."""
     for _ in range(warmup):
         step()
     _sync(device)
@@ -179,14 +184,7 @@ def time_baseline_train_steps(model: nn.Module, batch: dict, cfg: ExperimentConf
             mmim.stage1_step(model, batch, proc.optimizers[0])
             mmim.stage2_step(model, batch, proc.optimizers[1], mmim.MMIMMemory(cfg.baseline.mem_size), 0)
 
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    return (time.perf_counter() - t0) / steps
+    return _mean_seconds(step, device, steps, warmup)
 
 
 def seconds_per_epoch(seconds_per_step: float, num_samples: int, batch_size: int) -> float:

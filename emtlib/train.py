@@ -41,7 +41,7 @@ import torch
 from .progress import tqdm
 
 from . import __version__
-from .config import ExperimentConfig, TrainConfig
+from .config import ExperimentConfig
 from .data import MMSAData, MMSADataset, load_mmsa, make_loader
 from .data.mmsa import SYNTHETIC_SIDECAR_SUFFIX
 from .losses import total_loss
@@ -116,10 +116,6 @@ def accumulation_schedule(n_batches: int, update_epochs: int) -> list[bool]:
 
 # ---- one epoch -------------------------------------------------------------------------------
 
-_to = to_device
-_autocast = autocast
-
-
 def train_epoch(model, loader, optimizer, cfg: ExperimentConfig, device, desc: str = "") -> dict:
     """One epoch with the released accumulation; returns mean loss terms over batches."""
     model.train()
@@ -129,8 +125,8 @@ def train_epoch(model, loader, optimizer, cfg: ExperimentConfig, device, desc: s
     optimizer.zero_grad(set_to_none=True)
     n = 0
     for batch, step in zip(tqdm(loader, desc=desc, leave=False, disable=tc.quiet), steps):
-        batch = _to(batch, device)
-        with _autocast(device, tc.amp):
+        batch = to_device(batch, device)
+        with autocast(device, tc.amp):
             out = model(batch)
             loss, terms = total_loss(out, batch, cfg.loss, cfg.method)
         loss.backward()
@@ -187,7 +183,7 @@ def evaluate(model, loader, cfg: ExperimentConfig, device, procedure: Procedure 
     sums: dict[str, float] = defaultdict(float)
     preds, labels, index = [], [], []
     for batch in loader:
-        batch = _to(batch, device)
+        batch = to_device(batch, device)
         terms, pred = procedure.eval_batch(batch)
         for k, v in terms.items():
             sums[k] += v

@@ -1,8 +1,20 @@
-"""Shared test helpers: tiny hand-built MMSA splits with the real shapes of a dataset."""
+"""Shared test helpers: tiny hand-built MMSA splits with the real shapes of a dataset; one torch
+thread for the whole unit-test session."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread: the tests' models are small, and on a shared 2-core machine several
+    threads contend (up to ~100x slower per op). Restored at the end of the session."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 from emtlib.data.schema import CLS_ID, SEP_ID, get_spec
 

@@ -18,17 +18,8 @@ SPEC = RunSpec(profile="smoke", missing_rate=0.5,
                overrides=("train.max_epochs=1", "data.max_samples_per_split=6"))  # CPU budget
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: these tiny models gain nothing from two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def trained(one_thread, tmp_path_factory):
+def trained(tmp_path_factory):
     """One smoke model at rate 0.5, trained once into a temporary results directory."""
     results = tmp_path_factory.mktemp("results")
     calls = []

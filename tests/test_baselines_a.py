@@ -18,16 +18,6 @@ MODULES = {"tfn": (tfn, tfn.TFN), "lmf": (lmf, lmf.LMF), "mult": (mult, mult.Mul
 TINY = dict(text_len=8, audio_len=12, vision_len=10)  # MOSI feature dims, tiny padded lengths
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_cpu_thread():
-    """These tensors are tiny: with several threads on a shared 2-core machine, thread contention
-    makes every op ~100x slower. One thread for this module, restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny_bert(dropout: float = 0.1) -> BertModel:
     torch.manual_seed(0)
     return BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

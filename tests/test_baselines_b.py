@@ -16,14 +16,10 @@ DA, DV = 5, 20  # MOSI feature sizes
 
 # ------------------------------------------------------------------------------------------ helpers
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and kinder to a shared machine. The tests seed
-    torch's global RNG for their models; fork_rng restores it for whatever runs next."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _own_rng():
+    """The tests seed torch's global RNG for their models; fork_rng restores it afterwards."""
     with torch.random.fork_rng():
         yield
-    torch.set_num_threads(n)
 
 
 def tiny_bert(seed: int = 0) -> BertModel:

@@ -18,14 +18,6 @@ TABLE9 = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def bert_base():
     return build_text_encoder("bert-base-uncased", pretrained=False)  # random weights, no files

@@ -11,14 +11,6 @@ from emtlib.losses import (attraction_terms, neg_cosine, reconstruction_loss, si
                            task_loss, total_loss)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_task_loss_by_hand():
     pred = torch.tensor([1.0, -2.0, 0.5])
     y = torch.tensor([0.0, 1.0, 0.5])

@@ -24,15 +24,6 @@ A_LEN = [7, 4, 1]
 V_LEN = [2, 6, 3]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny ops on a shared 2-core machine are far faster single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def tiny_bert_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("tiny_bert")

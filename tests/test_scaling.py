@@ -34,14 +34,6 @@ from emtlib.config import ModelConfig
 from emtlib.models.emt import EMT, MODALITIES, PAIRS, modality_pairs
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ---- hand formulas ---------------------------------------------------------------------------
 
 def _dir_linear(Tq, Tk, d):
