@@ -577,6 +577,16 @@ def _paper_row_source(frame: pd.DataFrame, method: str) -> str | None:
     return "reproduced" if "reproduced" in sources else ("quoted" if sources else None)
 
 
+def _method_rows(name: str | int, dataset: str) -> tuple[str, str, pd.DataFrame]:
+    """(table key, dataset, the table's rows for it) of Table 4, 5, 6 or 7: the method tables."""
+    key = _check_name(str(name))
+    if key not in ("table4", "table5", "table6", "table7"):
+        raise KeyError(f"expected one of the method tables 4-7, not {key}")
+    ds = _pick_dataset(key, dataset)
+    frame = _TABLES[key]
+    return key, ds, frame[frame["dataset"] == ds]
+
+
 def _wide_ours(ours: pd.DataFrame) -> pd.DataFrame:
     """`ours` as methods x metrics: a wide frame (index method, or (method, variant) with one
     variant per method, as `experiments.metric_table` returns) or a long frame with columns
@@ -610,14 +620,9 @@ def side_by_side(ours: pd.DataFrame, name: str | int, dataset: str, units: str =
     methods: the order of the rows; default the methods of `ours`, in the paper's row order.
     A method of `ours` the table does not have gets its 'ours' row only.
     """
-    key = _check_name(str(name))
-    if key not in ("table4", "table5", "table6", "table7"):
-        raise KeyError(f"side_by_side compares methods of Tables 4-7, not {key}")
     if units not in ("paper", "fraction"):
         raise ValueError(f"units must be 'paper' or 'fraction', got {units!r}")
-    frame = _TABLES[key]
-    ds = _pick_dataset(key, dataset)
-    frame = frame[frame["dataset"] == ds]
+    key, ds, frame = _method_rows(name, dataset)
     cols = list(dict.fromkeys(frame["metric"]))
     mine = _wide_ours(ours)
     order = [m for m in DISPLAY_NAME if m in set(frame["method"])]  # the paper's row order
@@ -637,9 +642,8 @@ def side_by_side(ours: pd.DataFrame, name: str | int, dataset: str, units: str =
             p = paper_values(key, ds, m, source=source)
             rows.append([float(p.get(c, math.nan)) for c in cols])
             index.append((m, source))
-    out = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["method", "source"]),
-                       columns=pd.Index(cols, name="metric"), dtype=float)
-    return out
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["method", "source"]),
+                        columns=pd.Index(cols, name="metric"), dtype=float)
 
 
 def overlay(name: str | int, dataset: str, rate: float | None = None, methods=None) -> pd.DataFrame:
@@ -650,11 +654,8 @@ def overlay(name: str | int, dataset: str, rate: float | None = None, methods=No
     None (NaN) marks AUILCs (Tables 6-7), which `plots.ablation_chart(kind='bar')` draws when
     rate='auilc'.
     """
-    key = _check_name(str(name))
-    if key not in ("table4", "table5", "table6", "table7"):
-        raise KeyError(f"overlay draws Tables 4-7, not {key}")
-    frame = _TABLES[key]
-    frame = frame[(frame["dataset"] == _pick_dataset(key, dataset)) & frame["value"].notna()]
+    frame = _method_rows(name, dataset)[2]
+    frame = frame[frame["value"].notna()]
     keep = [m for m in dict.fromkeys(frame["method"]) if methods is None or m in methods]
     parts = [frame[(frame["method"] == m) & (frame["source"] == _paper_row_source(frame, m))]
              for m in keep]

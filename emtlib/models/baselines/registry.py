@@ -27,59 +27,46 @@ BASELINES = ("tfn", "lmf", "mult", "misa", "self_mm", "mmim", "tfr_net")
 
 
 @dataclass
-class TFNHParams(TFNPreset, _Serializable):
+class _TextEncoder:
+    """The one field a baseline's hyperparameters add to its preset (listed last)."""
+
+    text_encoder: str = "bert-base-uncased"
+    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
+
+
+@dataclass
+class TFNHParams(_TextEncoder, TFNPreset, _Serializable):
     """TFN (presets_a.TFNPreset) plus the text encoder."""
 
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
-
 
 @dataclass
-class LMFHParams(LMFPreset, _Serializable):
+class LMFHParams(_TextEncoder, LMFPreset, _Serializable):
     """LMF (presets_a.LMFPreset) plus the text encoder."""
 
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
-
 
 @dataclass
-class MulTHParams(MulTPreset, _Serializable):
+class MulTHParams(_TextEncoder, MulTPreset, _Serializable):
     """MulT (presets_a.MulTPreset) plus the text encoder."""
 
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
-
 
 @dataclass
-class TFRNetHParams(TFRNetPreset, _Serializable):
+class TFRNetHParams(_TextEncoder, TFRNetPreset, _Serializable):
     """TFR-Net (presets_a.TFRNetPreset) plus the text encoder."""
 
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
-
 
 @dataclass
-class MISAHParams(MISAPreset, _Serializable):
+class MISAHParams(_TextEncoder, MISAPreset, _Serializable):
     """MISA (presets_b.MISAPreset) plus the text encoder."""
 
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
-
 
 @dataclass
-class SelfMMHParams(SelfMMPreset, _Serializable):
+class SelfMMHParams(_TextEncoder, SelfMMPreset, _Serializable):
     """Self-MM (presets_b.SelfMMPreset) plus the text encoder."""
 
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
-
 
 @dataclass
-class MMIMHParams(MMIMPreset, _Serializable):
+class MMIMHParams(_TextEncoder, MMIMPreset, _Serializable):
     """MMIM (presets_b.MMIMPreset) plus the text encoder."""
-
-    text_encoder: str = "bert-base-uncased"
-    """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
 
 
 HPARAMS = {"tfn": TFNHParams, "lmf": LMFHParams, "mult": MulTHParams, "tfr_net": TFRNetHParams,
