@@ -2,7 +2,7 @@
 
 For each baseline: inference parameters of the paper configuration on MOSI (random bert-base,
 `count_parameters(model, inference_only=True)`), then `fit` on the synthetic MOSI stand-in at the
-budget `registry.LEARNING_BUDGETS` (MiniLM text encoder, the method's procedure), on a stand-in
+budget `emtlib.config.baselines.LEARNING_BUDGETS` (MiniLM text encoder, the method's procedure), on a stand-in
 twice the learning test's (`--scale`, default 0.25: 321 training samples), at each missing rate:
 test MAE and Corr of the incomplete-view prediction, the label-mean predictor's MAE for
 comparison, and CPU seconds per training epoch.
@@ -51,8 +51,10 @@ def smoke_run(method: str, rate: float, dataset: str = "mosi", extra: list[str] 
     import warnings
 
     from emtlib.config import apply_overrides, smoke_config
-    from emtlib.models.baselines.registry import TASK_LOSS_TERM, learning_overrides
-    from emtlib.train import fit, load_data
+    from emtlib.config import learning_overrides
+    from emtlib.procedures import TASK_LOSS_TERM
+    from emtlib.data import load_data
+    from emtlib.train import fit
 
     cfg = apply_overrides(smoke_config(dataset, method=method, missing_rate=rate),
                           learning_overrides(method) + list(extra or []))
@@ -69,7 +71,7 @@ def smoke_run(method: str, rate: float, dataset: str = "mosi", extra: list[str] 
 
 
 def main(argv=None) -> list[dict]:
-    from emtlib.models.baselines.registry import BASELINES
+    from emtlib.config import BASELINES
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
@@ -107,7 +109,7 @@ def main(argv=None) -> list[dict]:
               f"{r['corr']:6.3f} | {r['epoch_s']:7.1f} | {r['task_term']:>7s} {r['train_task_first']:8.3f} -> "
               f"{r['train_task_last']:8.3f}")
     print("Params: paper configuration on MOSI, random bert-base, inference only. Metrics: fit on the "
-          f"synthetic MOSI stand-in (scale {a.scale:g}) at registry.LEARNING_BUDGETS (MiniLM), test split, "
+          f"synthetic MOSI stand-in (scale {a.scale:g}) at emtlib.config.baselines.LEARNING_BUDGETS (MiniLM), test split, "
           "incomplete view.")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

@@ -36,25 +36,21 @@ def _normalize_sims(args) -> int:
     return 0
 
 
-def train_config(args):
-    """The run's config from the train subcommand's flags (profile preset, data source, --set)."""
-    from .config import apply_overrides, paper_config, smoke_config
+def run_spec(args):
+    """The train subcommand's flags as a RunSpec (a path on the command line is the shell's: taken
+    from the current directory)."""
+    from .experiments import RunSpec
 
-    preset = smoke_config if args.profile == "smoke" else paper_config
-    cfg = preset(args.dataset, method=args.method, missing_rate=args.missing_rate, seed=args.seed)
-    if args.data is not None:
-        data = ["data.source=mmsa", f"data.root={args.data}"]
-    elif args.profile == "paper":
-        data = ["data.source=synthetic", "data.synthetic_scale=1.0"]
-    else:
-        data = []  # the smoke preset's own small synthetic stand-in
-    return apply_overrides(cfg, data + list(args.set))
+    return RunSpec(method=args.method, dataset=args.dataset, missing_rate=args.missing_rate,
+                   seed=args.seed, profile=args.profile, synthetic=args.data is None,
+                   data_root=None if args.data is None else str(args.data.resolve()),
+                   overrides=tuple(args.set))
 
 
 def _train(args) -> int:
     from .train import fit, write_record
 
-    cfg = train_config(args)
+    cfg = run_spec(args).config()
     record = fit(cfg).record
     write_record(record, args.out)
     m = record["metrics"]
@@ -99,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: the released configuration; smoke: a tiny CPU budget")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. model.fusion=ooll, or for a baseline "
-                        "baseline.learning_rate=1e-4 (repeatable)")
+                        "baseline.lr=1e-4 (repeatable)")
     s.add_argument("--out", required=True, type=Path, help="result record (JSON) to write")
     s.set_defaults(func=_train)
 

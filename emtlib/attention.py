@@ -30,7 +30,6 @@ import json
 import math
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import asdict
 from functools import lru_cache
@@ -41,6 +40,7 @@ import torch
 
 from .config import apply_overrides
 from .data.dataset import MMSADataset, collate_mmsa
+from .files import atomic_write
 from .experiments import RESULTS_DIR, RunSpec, config_key, read_record, record_path
 
 log = logging.getLogger(__name__)
@@ -125,16 +125,7 @@ def _read_checkpoint(path: Path, key: str) -> dict | None:
 
 
 def _save_checkpoint(blob: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: torch.save(blob, f))
 
 
 # ---- token decoding ----------------------------------------------------------------------------
@@ -345,7 +336,8 @@ def sample_attention(model, dataset_split: MMSADataset, sample_id: str | None = 
 
 def split_for(spec: RunSpec, split: str = "test") -> MMSADataset:
     """The `split` of `spec`'s run as training sees it (its masks at the run's missing rate)."""
-    from .train import load_data, make_datasets
+    from .data import load_data
+    from .data.dataset import make_datasets
 
     cfg = run_config(spec)
     return make_datasets(load_data(cfg), cfg)[split]

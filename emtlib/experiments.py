@@ -29,9 +29,11 @@ import pandas as pd
 from .progress import tqdm
 
 from .config import ExperimentConfig, apply_overrides, paper_config, smoke_config
+from .files import resolve
 from .metrics import auilc, auilc_official
 
-RESULTS_DIR = Path("results")
+RESULTS_DIR = "results"
+"""Default results directory; relative directories resolve by emtlib.files' rule (project root)."""
 # Fields that change how a run is shown, not what it computes: left out of the cache key.
 _KEY_EXCLUDED = {("train", "quiet"), ("train", "num_workers")}
 
@@ -90,17 +92,16 @@ def config_key(cfg: ExperimentConfig) -> str:
 
 
 def _file_fingerprint(cfg: ExperimentConfig) -> list:
-    from .data.mmsa import resolve_path
+    from .data.sources import mmsa_file
 
-    root = Path(cfg.data.root) / cfg.data.file_name if cfg.data.file_name else Path(cfg.data.root)
-    p = resolve_path(root, cfg.dataset)  # a missing file raises the loader's message here
+    p = mmsa_file(cfg)  # a missing file raises the loader's message here
     st = p.stat()
     return [str(p.resolve()), st.st_size, st.st_mtime_ns]
 
 
 def record_path(cfg: ExperimentConfig, results_dir: str | os.PathLike) -> Path:
     """`<results_dir>/<dataset>/<method>/rate<r>/seed<s>/<key>.json`."""
-    return (Path(results_dir) / cfg.dataset / cfg.method / f"rate{cfg.missing_rate:.2f}"
+    return (resolve(results_dir) / cfg.dataset / cfg.method / f"rate{cfg.missing_rate:.2f}"
             / f"seed{cfg.seed}" / f"{config_key(cfg)}.json")
 
 

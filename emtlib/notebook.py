@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import BASELINES
 from .data.schema import get_spec
+from .files import resolve
 from .experiments import RunSpec, aggregate, records_frame, run_grid
 from .metrics import rate_grid
 
@@ -81,7 +82,7 @@ class Session:
 
     def load(self):
         """The session's data (`MMSAData`), validated; the stand-in is generated once and cached."""
-        from .train import load_data
+        from .data import load_data
 
         return load_data(self.spec().config())
 
@@ -96,10 +97,11 @@ def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = Fals
           results_dir: str = "results") -> Session:
     """Resolve a notebook's parameters, check the data is there, and print the banner.
 
-    Relative `data_root` and `results_dir` are taken from the repository root, so a notebook
-    means the same whatever directory papermill or Jupyter starts its kernel in.
+    Relative `data_root` and `results_dir` are taken from the project root (emtlib.files), so a
+    notebook means the same whatever directory papermill or Jupyter starts its kernel in.
     """
-    data_root, results_dir = _from_root(data_root), _from_root(results_dir)
+    data_root = None if data_root is None else str(resolve(data_root))
+    results_dir = str(resolve(results_dir))
     get_spec(dataset)  # a clear error for an unknown name
     if profile not in ("paper", "smoke"):
         raise ValueError(f"profile {profile!r}: expected 'paper' or 'smoke'")
@@ -112,15 +114,6 @@ def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = Fals
     _inline_figures()
     print(banner(s))
     return s
-
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _from_root(path: str | None) -> str | None:
-    if path is None or Path(path).expanduser().is_absolute():
-        return path
-    return str(REPO_ROOT / path)
 
 
 def _inline_figures() -> None:

@@ -26,7 +26,7 @@ training, validation and test (facts 7.0):
     mmim      MMILB Adam + main Adam              stage 1 (MMILB) then stage 2 (main),       norm 1.0, all      plateau(valid L1) on main
                                                   zero_grad every batch                      parameters
 
-Accumulation follows the released counters (`presets_a.accumulation_step_schedule`): gradients of
+Accumulation follows the released counters (`accumulation_step_schedule`): gradients of
 `update_epochs` batches are summed before a step and a trailing partial group is thrown away.
 Validation key ('loss' in the valid terms) is the task loss of the prediction: L1, MSE for MISA
 (facts 7.1); early stopping uses each preset's `early_stop` (TFR-Net 6, the others 8).
@@ -60,6 +60,32 @@ def _floats(terms: dict) -> dict[str, float]:
 
 def _l1(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (pred.float().view(-1) - labels.float().view(-1)).abs().mean()
+
+
+def accumulation_step_schedule(n_batches: int, update_epochs: int, double_step: bool
+                               ) -> list[tuple[bool, int]]:
+    """Per batch of one epoch: (zero_grad before the batch's forward, number of optimizer.step() after
+    its backward), exactly as the original trainers do it.
+
+    A counter starts at `update_epochs`; `zero_grad` runs when it equals `update_epochs`; each batch
+    decrements it; at 0 a step runs and the counter resets. The step after the batch loop only fires
+    when the counter is 0, which never happens, so the batches of a trailing partial group are
+    thrown away by the next epoch's zero_grad (facts 4). With `double_step` every batch also steps
+    once (with the still-accumulating gradient), so the boundary batch steps twice and the trailing
+    partial group still takes its per-batch steps.
+    """
+    if n_batches < 0 or update_epochs < 1:
+        raise ValueError(f"need n_batches >= 0 and update_epochs >= 1, got {n_batches}, {update_epochs}")
+    schedule, left = [], update_epochs
+    for _ in range(n_batches):
+        zero = left == update_epochs
+        left -= 1
+        steps = 1 if double_step else 0
+        if left == 0:
+            steps += 1
+            left = update_epochs
+        schedule.append((zero, steps))
+    return schedule
 
 
 class _Sums:
@@ -149,8 +175,6 @@ class AccumulatingProcedure(Procedure):
                                             self.clip_value)
 
     def train_epoch(self, loader, epoch: int, desc: str = "") -> dict[str, float]:
-        from .models.baselines.presets_a import accumulation_step_schedule
-
         self.model.train()
         (opt,) = self.optimizers
         sums = _Sums()
@@ -171,19 +195,15 @@ class AccumulatingProcedure(Procedure):
         return sums.means()
 
 
-class GroupAProcedure(AccumulatingProcedure):
-    """TFN, LMF, MulT, TFR-Net: the module's `make_optimizer` and `training_procedure`."""
+class ModelLossProcedure(AccumulatingProcedure):
+    """TFN and LMF (MMSA's plain loop: zero, backward, step on every batch): the model's own loss,
+    the module's `make_optimizer`, validation on the L1 of `pred`."""
 
     def __init__(self, cfg, model, device):
         super().__init__(cfg, model, device)
         from .models.baselines import lmf, mult, tfn, tfr_net
 
         self.module = {"tfn": tfn, "lmf": lmf, "mult": mult, "tfr_net": tfr_net}[cfg.method]
-        tp = self.module.training_procedure(self.h)
-        self.procedure = tp
-        self.batch_size, self.early_stop = tp.batch_size, tp.early_stop
-        self.update_epochs, self.double_step, self.clip_value = \
-            tp.update_epochs, tp.double_step, tp.grad_clip_value
 
     def make_optimization(self):
         opt, sched = self.module.make_optimizer(self.model, self.h)
@@ -200,6 +220,18 @@ class GroupAProcedure(AccumulatingProcedure):
         out = self.model(batch)
         l1 = _l1(out["pred"], batch["labels"])  # the released validation Loss (L1 of pred only)
         return {"loss": l1, "pred_l1": l1}, out["pred"]
+
+
+class DoubleStepProcedure(ModelLossProcedure):
+    """MulT and TFR-Net: accumulation over `update_epochs` batches, clip_grad_value_ after every
+    backward and, with faithful quirks and `double_step`, the authors' double step: a step after
+    every batch and another at each group boundary."""
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        self.update_epochs = self.h.update_epochs
+        self.double_step = self.h.faithful_quirks and self.h.double_step
+        self.clip_value = self.h.grad_clip
 
 
 class MISAProcedure(AccumulatingProcedure):
@@ -277,17 +309,25 @@ class SelfMMProcedure(AccumulatingProcedure):
         return {"loss": l1, "pred_l1": l1}, out["pred"]
 
 
+def stage1_limit(dataset: str, faithful_quirks: bool = True) -> tuple[str, float] | None:
+    """MMIM's stage-1 batch limit: None (every batch), or ('first', n) / ('fraction', f) of them.
+
+    The released rule breaks on MOSEI at i_batch / len(loaders) >= 0.5, where len() is taken of
+    the loader DICT (3 splits): stage 1 stops after 2 batches (faithful); the intent is half of
+    the train batches."""
+    if dataset != "mosei":
+        return None
+    return ("first", 2) if faithful_quirks else ("fraction", 0.5)
+
+
 class MMIMProcedure(Procedure):
     """MMIM: every epoch stage 1 (MMILB optimizer) then stage 2 (main optimizer), see mmim.py."""
 
     def __init__(self, cfg, model, device):
         super().__init__(cfg, model, device)
-        from .models.baselines.presets_b import recipe
-
         self.h = cfg.baseline
         self.batch_size, self.early_stop = self.h.batch_size, self.h.early_stop
-        rule = recipe("mmim", cfg.dataset, faithful_quirks=self.h.faithful_quirks).stage1_max_batches
-        self.stage1_rule = rule.get(cfg.dataset)
+        self.stage1_rule = stage1_limit(cfg.dataset, self.h.faithful_quirks)
 
     def make_optimization(self):
         from .models.baselines import mmim
@@ -332,8 +372,10 @@ class MMIMProcedure(Procedure):
 def make_baseline_procedure(cfg: ExperimentConfig, model, device, train_labels=None) -> Procedure:
     """The procedure of baseline `cfg.method` (train_labels: the train split's labels, Self-MM)."""
     m = cfg.method
-    if m in ("tfn", "lmf", "mult", "tfr_net"):
-        return GroupAProcedure(cfg, model, device)
+    if m in ("tfn", "lmf"):
+        return ModelLossProcedure(cfg, model, device)
+    if m in ("mult", "tfr_net"):
+        return DoubleStepProcedure(cfg, model, device)
     if m == "misa":
         return MISAProcedure(cfg, model, device)
     if m == "self_mm":  # without train labels: evaluation only (no label bank)
@@ -343,5 +385,13 @@ def make_baseline_procedure(cfg: ExperimentConfig, model, device, train_labels=N
     raise ValueError(f"{m!r} is not a baseline")
 
 
-__all__ = ["Procedure", "AccumulatingProcedure", "GroupAProcedure", "MISAProcedure",
-           "SelfMMProcedure", "MMIMProcedure", "make_baseline_procedure", "to_device", "autocast"]
+TASK_LOSS_TERM = {"tfn": "pred_l1", "lmf": "pred_l1", "mult": "pred_l1", "tfr_net": "pred_l1",
+                  "misa": "task", "self_mm": "M", "mmim": "task"}
+"""The task term of each baseline's training-loss history: the totals of TFR-Net, Self-MM and MMIM
+gain terms between epochs (generation loss from epoch 2, moved labels, the entropy term), so
+"does training reduce the loss" compares this term."""
+
+
+__all__ = ["Procedure", "AccumulatingProcedure", "ModelLossProcedure", "DoubleStepProcedure",
+           "MISAProcedure", "SelfMMProcedure", "MMIMProcedure", "make_baseline_procedure",
+           "accumulation_step_schedule", "to_device", "autocast"]

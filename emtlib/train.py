@@ -28,8 +28,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from collections import defaultdict
@@ -42,15 +40,13 @@ from .progress import tqdm
 
 from . import __version__
 from .config import ExperimentConfig
-from .data import MMSAData, MMSADataset, load_mmsa, make_loader
-from .data.mmsa import SYNTHETIC_SIDECAR_SUFFIX
+from .data import MMSAData, load_data
+from .data.dataset import make_datasets, make_loader
+from .files import atomic_write
 from .losses import total_loss
 from .metrics import regression_metrics
 from .models import build_model
 from .procedures import Procedure, autocast, make_baseline_procedure, to_device
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' -> CUDA when present, else CPU; asking for CUDA without one is an error."""
@@ -61,46 +57,6 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise RuntimeError(f"device {name!r} was asked for but no CUDA device is available; "
                            "use device='auto' or 'cpu'")
     return dev
-
-
-# ---- data ------------------------------------------------------------------------------------
-
-def synthetic_path(dataset: str, scale: float, seed: int, root: Path | None = None) -> Path:
-    """Where the stand-in for (dataset, scale, seed) is cached."""
-    return Path(root or DATA_DIR / "synthetic") / f"{dataset}-scale{scale:g}-seed{seed}.pkl"
-
-
-def load_data(cfg: ExperimentConfig) -> MMSAData:
-    """The run's data: the user's MMSA pickle, or the synthetic stand-in (written once, cached)."""
-    dc = cfg.data
-    if dc.source == "mmsa":
-        if dc.root is None:
-            raise ValueError("data.source='mmsa' needs data.root: the pickle or the data root "
-                             "holding <DS>/Processed/<file> (see data/README.md)")
-        root = Path(dc.root) / dc.file_name if dc.file_name else Path(dc.root)
-        return load_mmsa(root, cfg.dataset)
-    from .data.synthetic import GENERATOR_VERSION, write_synthetic
-
-    path = synthetic_path(cfg.dataset, dc.synthetic_scale, dc.synthetic_seed,
-                          Path(dc.root) if dc.root else None)
-    sidecar = path.with_name(path.name + SYNTHETIC_SIDECAR_SUFFIX)
-    stale = not sidecar.is_file() or \
-        json.loads(sidecar.read_text()).get("generator_version") != GENERATOR_VERSION
-    if not path.is_file() or stale:  # written once per generator version
-        write_synthetic(cfg.dataset, path, scale=dc.synthetic_scale, seed=dc.synthetic_seed)
-    return load_mmsa(path, cfg.dataset)
-
-
-def make_datasets(data: MMSAData, cfg: ExperimentConfig) -> dict[str, MMSADataset]:
-    """One MMSADataset per split at the run's missing rate (masks drawn once, facts 2)."""
-    rate = 0.0 if cfg.method == "emt" else cfg.missing_rate
-    n = cfg.data.max_samples_per_split
-    out = {}
-    for s, split in data.splits.items():
-        if n is not None:
-            split = {k: v[:n] for k, v in split.items()}
-        out[s] = MMSADataset(split, rate, cfg.data.missing_seeds)
-    return out
 
 
 # ---- optimisation ----------------------------------------------------------------------------
@@ -217,7 +173,7 @@ def selection_key(cfg: ExperimentConfig) -> str:
     return "loss_pred_m" if cfg.method == "emt" else cfg.train.key_eval
 
 
-def fit(cfg: ExperimentConfig, data: MMSAData | None = None, pretrained_text: bool = True) -> FitResult:
+def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: bool = True) -> FitResult:
     """Train with early stopping, restore the best checkpoint, score the test split."""
     t0 = time.perf_counter()
     device = resolve_device(cfg.train.device)
@@ -280,19 +236,9 @@ def fit(cfg: ExperimentConfig, data: MMSAData | None = None, pretrained_text: bo
 
 
 def write_record(record: dict, path: str | Path) -> Path:
-    """Write a result record as JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1, allow_nan=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write a result record as JSON atomically (emtlib.files.atomic_write)."""
+    text = json.dumps(record, indent=1, allow_nan=True)
+    return atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _single_sample_tail(n_train: int, batch_size: int) -> bool:

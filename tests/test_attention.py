@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import emtlib.train
+from emtlib.config import apply_overrides
 from emtlib.attention import (PAPER_SAMPLE_ID, checkpoint_path, figure12_data, find_sample,
                               pool_positions, sample_attention, split_for, trained_model)
 from emtlib.data.dataset import collate_mmsa
@@ -55,7 +56,7 @@ def _no_training(monkeypatch):
 
 def test_cache_written_beside_record_and_shared_with_run(trained, monkeypatch):
     model, record, results = trained
-    cfg = SPEC.config().override("train.quiet=true")
+    cfg = apply_overrides(SPEC.config(), ["train.quiet=true"])
     path = record_path(cfg, results)
     assert path.is_file() and path.with_suffix(".pt") == checkpoint_path(SPEC, results)
     assert checkpoint_path(SPEC, results).is_file()

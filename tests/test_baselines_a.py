@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
 from emtlib.models.baselines import lmf, mult, tfn, tfr_net
-from emtlib.models.baselines.presets_a import (TrainingProcedure, accumulation_step_schedule, preset,
-                                               replace)
+from emtlib.config import paper_config, paper_hparams
+from emtlib.procedures import accumulation_step_schedule, make_baseline_procedure
 from emtlib.models.baselines.transformer_encoder import (TransformerEncoder, future_mask,
                                                          sinusoidal_positions)
 
 MODULES = {"tfn": (tfn, tfn.TFN), "lmf": (lmf, lmf.LMF), "mult": (mult, mult.MulT),
            "tfr_net": (tfr_net, tfr_net.TFRNet)}
 TINY = dict(text_len=8, audio_len=12, vision_len=10)  # MOSI feature dims, tiny padded lengths
+
+
+def hparams(method: str, dataset: str, source: str | None = None, **changes):
+    """The released hyperparameters of `method` on `dataset` (from `source`), with `changes`."""
+    return replace(paper_hparams(method, dataset, source), **changes)
 
 
 def tiny_bert(dropout: float = 0.1) -> BertModel:
@@ -54,8 +60,8 @@ def tiny_batch(seed: int = 0, L: int = 8, audio_lengths=(10, 7, 5, 3), vision_le
     return batch
 
 
-def tiny_preset(method: str, faithful: bool = True, no_dropout: bool = False):
-    p = replace(preset(method, "mosi"), faithful_quirks=faithful, **TINY)
+def tiny_hparams(method: str, faithful: bool = True, no_dropout: bool = False):
+    p = hparams(method, "mosi", faithful_quirks=faithful, **TINY)
     if method in ("tfn", "lmf"):  # small fusion tensors keep the tests fast
         p = replace(p, audio_hidden=8, video_hidden=8, text_hidden=16)
         if method == "tfn":
@@ -87,7 +93,7 @@ def test_mult_parameters_match_table8(bert_base):
     (12d^2 + 13d per layer + 2d final LN) = 473,760; 3 memory encoders of 4 layers at 2d=80 =
     934,560; head (240x240 twice + 240x1) = 115,921; BERT (pooler included) 109,482,240.
     """
-    model = mult.MulT(preset("mult", "mosi"), bert_base)
+    model = mult.MulT(hparams("mult", "mosi"), bert_base)
     assert n_params(model) == 111_039_001
     assert n_params(model, exclude="text_encoder.") == 1_556_761
     assert abs(n_params(model) / 1e6 - 111.0) < 0.1
@@ -101,7 +107,7 @@ def test_tfr_net_parameters_match_table8(bert_base):
     The three 'final' encoders, whose embedding dim is the padded length T = 50 / 375 / 500 (1 head,
     3 layers: 12T^2 + 13T per layer + 2T), hold 14,190,425 of the 14,850,620 non-BERT parameters.
     """
-    model = tfr_net.TFRNet(preset("tfr_net", "mosi"), bert_base)
+    model = tfr_net.TFRNet(hparams("tfr_net", "mosi"), bert_base)
     total = n_params(model)
     generators = sum(q.numel() for n, q in model.named_parameters() if n.startswith("generator"))
     finals = sum(q.numel() for n, q in model.named_parameters() if "_final." in n)
@@ -115,7 +121,7 @@ def test_tfr_net_parameters_match_table8(bert_base):
 @pytest.mark.parametrize("method", list(MODULES))
 def test_forward_backward_finite(method, faithful):
     module, cls = MODULES[method]
-    p = tiny_preset(method, faithful)
+    p = tiny_hparams(method, faithful)
     model = cls(p, tiny_bert())
     batch = tiny_batch()
     out = model(batch)
@@ -142,12 +148,12 @@ DROP = {"tfn": 0.99, "lmf": 0.99, "mult": 0.7, "tfr_net": 0.7}
 @pytest.mark.parametrize("method", list(MODULES))
 def test_loss_decreases_on_a_fixed_batch(method):
     module, cls = MODULES[method]
-    p = tiny_preset(method, faithful=True, no_dropout=True)
+    p = tiny_hparams(method, faithful=True, no_dropout=True)
     torch.manual_seed(1)
     model = cls(p, tiny_bert(dropout=0.0)).train()
     batch = tiny_batch()
     opt, _ = module.make_optimizer(model, p)
-    clip = module.training_procedure(p).grad_clip_value
+    clip = p.grad_clip if method in ("mult", "tfr_net") else None
     losses = []
     for _ in range(20):
         opt.zero_grad()
@@ -166,7 +172,7 @@ def test_tfn_fusion_dimension_and_2x2_example():
     z = tfn.tensor_fusion(torch.tensor([[2.0]]), torch.tensor([[3.0]]), torch.tensor([[5.0]]))
     # [1,2] (x) [1,3] (x) [1,5], text fastest: a_i v_j t_k for (i,j,k) in row-major order
     assert z.tolist() == [[1.0, 5.0, 3.0, 15.0, 2.0, 10.0, 6.0, 30.0]]
-    p = preset("tfn", "mosi")  # MMSA MOSI: (32+1)(128+1)(32+1)
+    p = hparams("tfn", "mosi")  # MMSA MOSI: (32+1)(128+1)(32+1)
     model = tfn.TFN(replace(p, **TINY), tiny_bert())
     assert model.post_fusion_layer_1.in_features == 33 * 129 * 33 == 140_481
     out = model.eval()(tiny_batch())
@@ -251,7 +257,7 @@ def test_accumulation_schedule_by_hand():
 def test_cropped_batch_equals_full_length_batch(method):
     """Padding back to the dataset's lengths inside the model reproduces the uncropped input."""
     module, cls = MODULES[method]
-    model = cls(tiny_preset(method), tiny_bert()).eval()
+    model = cls(tiny_hparams(method), tiny_bert()).eval()
     batch = tiny_batch()
     full = dict(batch)
     for m, T in (("audio", 12), ("vision", 10)):
@@ -263,7 +269,7 @@ def test_cropped_batch_equals_full_length_batch(method):
 
 
 def test_tfr_net_masks_and_zero_rate():
-    model = tfr_net.TFRNet(tiny_preset("tfr_net"), tiny_bert()).eval()
+    model = tfr_net.TFRNet(tiny_hparams("tfr_net"), tiny_bert()).eval()
     batch = tiny_batch()
     with torch.no_grad():
         out = model(batch)
@@ -285,7 +291,7 @@ def test_tfr_net_masks_and_zero_rate():
 def test_tfn_parameters_slice_drops_only_the_output_constants():
     """`list(model.parameters())[2:]` drops output_range and output_shift (own parameters come
     before the children's), NOT the audio BatchNorm as facts 7.2 says: same trained set either way."""
-    p = tiny_preset("tfn")
+    p = tiny_hparams("tfn")
     model = tfn.TFN(p, tiny_bert())
     first_two = list(model.parameters())[:2]
     assert first_two[0] is model.output_range and first_two[1] is model.output_shift
@@ -297,14 +303,14 @@ def test_tfn_parameters_slice_drops_only_the_output_constants():
 
 def test_lmf_optimizer_quirk_index_groups():
     """[:3] are the factors (own parameters come first); fusion_weights/bias (indices 3, 4) never
-    train when faithful; fixed puts them in the learning_rate group."""
-    p = tiny_preset("lmf")
+    train when faithful; fixed puts them in the `lr` group."""
+    p = tiny_hparams("lmf")
     model = lmf.LMF(p, tiny_bert())
     factors = [model.audio_factor, model.video_factor, model.text_factor]
     fusion = {id(model.fusion_weights), id(model.fusion_bias)}
     g_quirk = lmf.optimizer_groups(model, p, True)
     assert [id(q) for q in g_quirk[0]["params"]] == [id(f) for f in factors]
-    assert g_quirk[0]["lr"] == p.factor_lr and g_quirk[1]["lr"] == p.learning_rate
+    assert g_quirk[0]["lr"] == p.lr_factors and g_quirk[1]["lr"] == p.lr
     quirk_ids = {id(q) for g in g_quirk for q in g["params"]}
     trainable = {id(q) for q in model.parameters() if q.requires_grad}
     assert trainable - quirk_ids == fusion
@@ -312,23 +318,33 @@ def test_lmf_optimizer_quirk_index_groups():
     g_fixed = lmf.optimizer_groups(model, p, False)
     assert [id(q) for q in g_fixed[0]["params"]] == [id(f) for f in factors]
     assert {id(q) for g in g_fixed for q in g["params"]} == trainable
-    assert all(g["weight_decay"] == p.weight_decay for g in g_quirk + g_fixed)
+    assert all(g["weight_decay"] == p.wd for g in g_quirk + g_fixed)
+
+
+def procedure(method: str, **changes):
+    """The training procedure `fit` runs for `method` on MOSI (a tiny model; only the loop settings
+    are looked at)."""
+    cfg = replace(paper_config("mosi", method), baseline=hparams(method, "mosi", **changes))
+    module, cls = MODULES[method]
+    return make_baseline_procedure(cfg, cls(tiny_hparams(method), tiny_bert()), torch.device("cpu"))
 
 
 def test_double_step_quirk_and_procedures():
     for method in ("mult", "tfr_net"):
-        module, _ = MODULES[method]
-        p = preset(method, "mosi")
-        proc = module.training_procedure(p)
-        assert isinstance(proc, TrainingProcedure) and proc.double_step
-        assert not module.training_procedure(p, faithful_quirks=False).double_step
-        assert proc.scheduler == "plateau" and proc.key_eval == "pred_l1"
-    assert not mult.training_procedure(preset("mult", "mosi", source="mmsa")).double_step
-    m = mult.training_procedure(preset("mult", "mosi"))
-    assert (m.update_epochs, m.grad_clip_value, m.early_stop, m.scheduler_patience) == (8, 0.8, 8, 20)
-    t = tfr_net.training_procedure(preset("tfr_net", "mosi"))
-    assert (t.update_epochs, t.grad_clip_value, t.early_stop, t.gen_loss_from_epoch) == (4, 0.8, 6, 2)
-    assert tfn.training_procedure(preset("tfn", "mosi")).update_epochs == 1
+        assert procedure(method).double_step
+        assert not procedure(method, faithful_quirks=False).double_step
+    assert not procedure("mult", double_step=False).double_step  # MMSA's MulT trainer
+    assert not hparams("mult", "mosi", source="mmsa").double_step
+    m = procedure("mult")
+    assert (m.update_epochs, m.clip_value, m.early_stop, m.batch_size) == (8, 0.8, 8, 4)
+    t = procedure("tfr_net")
+    assert (t.update_epochs, t.clip_value, t.early_stop, t.batch_size) == (4, 0.8, 6, 16)
+    assert hparams("tfr_net", "mosi").gen_loss_from_epoch == 2
+    for method in ("tfn", "lmf"):  # MMSA's plain loop: one batch per step, no clipping
+        p = procedure(method)
+        assert (p.update_epochs, p.double_step, p.clip_value) == (1, False, None)
+    opt, sched = mult.make_optimizer(mult.MulT(tiny_hparams("mult"), tiny_bert()), hparams("mult", "mosi"))
+    assert (sched.patience, sched.factor) == (20, 0.1)
 
 
 def test_tfr_net_final_encoder_attends_across_batch_only_when_faithful():
@@ -340,7 +356,7 @@ def test_tfr_net_final_encoder_attends_across_batch_only_when_faithful():
     other["audio_m"][0] += 1.0
     for faithful in (True, False):
         torch.manual_seed(0)
-        model = tfr_net.TFRNet(tiny_preset("tfr_net", faithful), tiny_bert()).eval()
+        model = tfr_net.TFRNet(tiny_hparams("tfr_net", faithful), tiny_bert()).eval()
         with torch.no_grad():
             r1, r2 = model(batch)["recon"]["text"], model(other)["recon"]["text"]
         assert not torch.allclose(r1[0], r2[0])  # sample 0 itself changes either way
@@ -348,7 +364,7 @@ def test_tfr_net_final_encoder_attends_across_batch_only_when_faithful():
 
 
 def test_tfr_net_optimizer_groups():
-    p = tiny_preset("tfr_net")
+    p = tiny_hparams("tfr_net")
     model = tfr_net.TFRNet(p, tiny_bert())
     decay, no_decay, other = tfr_net.optimizer_groups(model, p)
     names = {id(q): n for n, q in model.named_parameters()}
@@ -363,26 +379,26 @@ def test_tfr_net_optimizer_groups():
 @pytest.mark.parametrize("method", ["tfn", "lmf", "mult"])
 def test_frozen_bert_dropout_follows_train_mode_only_when_faithful(method):
     _, cls = MODULES[method]
-    assert cls(tiny_preset(method, True), tiny_bert()).train().text_encoder.training
-    assert not cls(tiny_preset(method, False), tiny_bert()).train().text_encoder.training
+    assert cls(tiny_hparams(method, True), tiny_bert()).train().text_encoder.training
+    assert not cls(tiny_hparams(method, False), tiny_bert()).train().text_encoder.training
 
 
-# ----------------------------------------------------------------------------- presets
+# ----------------------------------------------------------------------------- released values
 
-def test_presets_carry_the_facts_tables():
-    p = preset("mult", "mosi")
-    assert (p.source, p.d_model, p.heads, p.conv_kernel_a, p.batch_size, p.grad_clip) == (
-        "authors", 40, 10, 5, 4, 0.8)
+def test_released_values_per_source():
+    p = hparams("mult", "mosi")  # the authors' values
+    assert (p.double_step, p.d_model, p.heads, p.conv_kernel_a, p.batch_size, p.grad_clip) == (
+        True, 40, 10, 5, 4, 0.8)
     assert (p.audio_len, p.vision_len, p.audio_dim, p.vision_dim) == (375, 500, 5, 20)
-    assert preset("mult", "mosi", source="mmsa").d_model == 50
-    q = preset("tfr_net", "mosei", source="mmsa")
+    assert hparams("mult", "mosi", source="mmsa").d_model == 50
+    q = hparams("tfr_net", "mosei", source="mmsa")
     assert q.weight_gen_loss == (5e-6, 2e-6, 2e-5) and q.weight_sim_loss == 5.0 and q.final_heads == 25
-    assert preset("tfr_net", "sims").weight_gen_loss == (1.0, 0.01, 1e-4)
-    assert preset("lmf", "sims").factor_lr == 5e-4 and preset("lmf", "sims").text_hidden == 64
-    t = preset("tfn", "mosi", source="tfrnet")
-    assert (t.audio_hidden, t.text_out, t.post_fusion_dim, t.learning_rate) == (16, 128, 32, 5e-4)
-    assert preset("tfn", "sims").vision_len == 55
+    assert hparams("tfr_net", "sims").weight_gen_loss == (1.0, 0.01, 1e-4)
+    assert hparams("lmf", "sims").lr_factors == 5e-4 and hparams("lmf", "sims").text_hidden == 64
+    t = hparams("tfn", "mosi", source="tfr_net")
+    assert (t.audio_hidden, t.text_out, t.post_fusion_dim, t.lr) == (16, 128, 32, 5e-4)
+    assert hparams("tfn", "sims").vision_len == 55
     with pytest.raises(ValueError, match="available"):
-        preset("tfn", "mosi", source="authors")
+        hparams("tfn", "mosi", source="authors")
     with pytest.raises(ValueError, match="does not divide"):
-        tfr_net.TFRNet(preset("tfr_net", "sims", source="mmsa"), tiny_bert())
+        tfr_net.TFRNet(hparams("tfr_net", "sims", source="mmsa"), tiny_bert())

@@ -9,9 +9,16 @@ import torch
 from transformers import BertConfig, BertModel
 
 from emtlib.models.baselines import misa, mmim, self_mm
-from emtlib.models.baselines.presets_b import (MISAPreset, MMIMPreset, SelfMMPreset, preset, recipe)
+from emtlib.config import paper_hparams
+from emtlib.config.baselines import MISAHParams, MMIMHParams, SelfMMHParams
+from emtlib.procedures import stage1_limit
 
 DA, DV = 5, 20  # MOSI feature sizes
+
+
+def hparams(method: str, dataset: str, source: str | None = None, **changes):
+    """The released hyperparameters of `method` on `dataset` (from `source`), with `changes`."""
+    return replace(paper_hparams(method, dataset, source), **changes)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -100,7 +107,7 @@ def test_cmd_hand_computed():
 
 def test_misa_loss_combines_terms_with_preset_weights():
     torch.manual_seed(1)
-    model = misa.MISA(preset("misa", "mosi"), tiny_bert()).eval()
+    model = misa.MISA(hparams("misa", "mosi"), tiny_bert()).eval()
     batch = tiny_batch()
     with torch.no_grad():
         out = model(batch)
@@ -120,8 +127,8 @@ def test_misa_text_length_quirk_and_fix():
     bert = tiny_bert()
     batch = tiny_batch()  # text counts up to 10 > cropped audio length 7 and > some vision lengths
     assert int(batch["text"][:, 1].sum(1).max()) > batch["audio_m"].shape[1]
-    faithful = misa.MISA(preset("misa", "mosi"), bert).eval()
-    fixed = misa.MISA(preset("misa", "mosi", faithful_quirks=False), bert).eval()
+    faithful = misa.MISA(hparams("misa", "mosi"), bert).eval()
+    fixed = misa.MISA(hparams("misa", "mosi", faithful_quirks=False), bert).eval()
     fixed.load_state_dict(faithful.state_dict(), strict=False)
     # Faithful: zero-padding to the original full length (as in the MMSA pickle) changes nothing.
     padded = dict(batch, audio_m=torch.nn.functional.pad(batch["audio_m"], (0, 0, 0, 30)),
@@ -144,13 +151,13 @@ def test_misa_text_length_quirk_and_fix():
 
 
 def test_misa_optimizer_single_adam_without_weight_decay():
-    model = misa.MISA(preset("misa", "mosi"), tiny_bert())
+    model = misa.MISA(hparams("misa", "mosi"), tiny_bert())
     opt = misa.make_optimizer(model)
     assert len(opt.param_groups) == 1
     assert opt.param_groups[0]["weight_decay"] == 0 and opt.param_groups[0]["lr"] == 1e-4
     assert sum(t.numel() for t in opt.param_groups[0]["params"]) == model.num_parameters(inference=False)
-    r = recipe("misa", "mosi")
-    assert r.grad_clip == ("value", 0.8) and r.update_epochs == 2 and r.valid_loss == "mse"
+    h = hparams("misa", "mosi")
+    assert (h.grad_clip, h.update_epochs) == (0.8, 2)
 
 
 # ------------------------------------------------------------------------------------------ MMIM bounds
@@ -271,7 +278,7 @@ def test_self_mm_weighted_loss_hand_computed():
 
 
 def test_self_mm_optimizer_groups():
-    model = self_mm.SelfMM(preset("self_mm", "mosi"), tiny_bert())
+    model = self_mm.SelfMM(hparams("self_mm", "mosi"), tiny_bert())
     opt = self_mm.make_optimizer(model)
     lrs = [g["lr"] for g in opt.param_groups]
     wds = [g["weight_decay"] for g in opt.param_groups]
@@ -285,7 +292,7 @@ def test_self_mm_optimizer_groups():
 # ------------------------------------------------------------------------------------------ MMIM stages
 def _mmim(seed=5, **kw):
     torch.manual_seed(seed)
-    model = mmim.MMIM(preset("mmim", "mosi", **kw), tiny_bert(seed))
+    model = mmim.MMIM(hparams("mmim", "mosi", **kw), tiny_bert(seed))
     return model
 
 
@@ -360,9 +367,10 @@ def test_mmim_memory_and_entropy_schedule():
     assert len(mem.pos["tv"]) == 1  # mem_size 1: replaced, not appended
 
 
-def test_mmim_stage1_limit_quirk_in_recipe():
-    assert recipe("mmim", "mosei").stage1_max_batches == {"mosei": ("first", 2)}
-    assert recipe("mmim", "mosei", faithful_quirks=False).stage1_max_batches == {"mosei": ("fraction", 0.5)}
+def test_mmim_stage1_limit_quirk():
+    assert stage1_limit("mosei") == ("first", 2)
+    assert stage1_limit("mosei", faithful_quirks=False) == ("fraction", 0.5)
+    assert stage1_limit("mosi") is None and stage1_limit("sims", faithful_quirks=False) is None
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -373,7 +381,7 @@ def _eval_loss(fn):
 
 def test_misa_trains_on_a_fixed_batch():
     torch.manual_seed(6)
-    model = misa.MISA(preset("misa", "mosi", lr=1e-3, dropout=0.0), tiny_bert(6))
+    model = misa.MISA(hparams("misa", "mosi", lr=1e-3, dropout=0.0), tiny_bert(6))
     batch = tiny_batch()
     opt = misa.make_optimizer(model)
 
@@ -400,7 +408,7 @@ def test_misa_trains_on_a_fixed_batch():
 def test_self_mm_trains_on_a_fixed_batch_with_label_bank():
     torch.manual_seed(7)
     # 6 samples: a task can lose all its positive labels; the fixed bank keeps the old centre (quirk 2)
-    model = self_mm.SelfMM(preset("self_mm", "mosi", lr_other=1e-2, faithful_quirks=False), tiny_bert(7))
+    model = self_mm.SelfMM(hparams("self_mm", "mosi", lr_other=1e-2, faithful_quirks=False), tiny_bert(7))
     batch = tiny_batch()
     bank = self_mm.SelfMMLabelBank.for_model(model, batch["labels"])
     opt = self_mm.make_optimizer(model)
@@ -458,23 +466,23 @@ def test_mmim_trains_with_both_stages():
 
 # ------------------------------------------------------------------------------------------ presets, sizes
 def test_presets_tables():
-    assert preset("misa", "mosei").dropout == 0.5 and preset("misa", "sims").recon_weight == 0.8
-    tfr = preset("misa", "mosi", source="tfr_net")
-    assert (tfr.batch_size, tfr.diff_weight, tfr.sim_weight, tfr.recon_weight, tfr.grad_clip,
-            tfr.weight_decay) == (64, 0.3, 0.8, 0.8, 1.0, 0.002)
-    s = preset("self_mm", "sims")
-    assert (s.H, s.v_lstm_hidden, s.post_text_dim, s.audio_dim, s.video_dim, s.train_samples) == \
-        (1.0, 64, 64, 33, 709, 1368)
-    assert preset("self_mm", "mosei").lr_video == 1e-4 and preset("self_mm", "mosei").wd_other == 1e-2
-    m = preset("mmim", "mosei")
-    assert isinstance(m, MMIMPreset) and (m.audio_dim, m.video_dim, m.alpha, m.beta, m.mem_size) == \
+    assert hparams("misa", "mosei").dropout == 0.5 and hparams("misa", "sims").recon_weight == 0.8
+    tfr = hparams("misa", "mosi", source="tfr_net")
+    assert (tfr.batch_size, tfr.diff_weight, tfr.sim_weight, tfr.recon_weight, tfr.grad_clip) == \
+        (64, 0.3, 0.8, 0.8, 1.0)
+    s = hparams("self_mm", "sims")
+    assert (s.H, s.v_lstm_hidden, s.post_text_dim, s.audio_dim, s.vision_dim) == \
+        (1.0, 64, 64, 33, 709)
+    assert hparams("self_mm", "mosei").lr_video == 1e-4 and hparams("self_mm", "mosei").wd_other == 1e-2
+    m = hparams("mmim", "mosei")
+    assert isinstance(m, MMIMHParams) and (m.audio_dim, m.vision_dim, m.alpha, m.beta, m.mem_size) == \
         (74, 35, 0.1, 0.1, 1)
-    assert isinstance(preset("misa", "mosi"), MISAPreset) and isinstance(s, SelfMMPreset)
-    with pytest.raises(ValueError, match="available sources"):
-        preset("mmim", "mosi", source="tfr_net")
-    with pytest.raises(ValueError, match="not one of"):
-        preset("misa", "iemocap")
-    assert replace(preset("misa", "mosi"), faithful_quirks=False).faithful_quirks is False
+    assert isinstance(hparams("misa", "mosi"), MISAHParams) and isinstance(s, SelfMMHParams)
+    with pytest.raises(ValueError, match="available"):
+        hparams("mmim", "mosi", source="tfr_net")
+    with pytest.raises(ValueError, match="iemocap"):
+        hparams("misa", "iemocap")
+    assert replace(hparams("misa", "mosi"), faithful_quirks=False).faithful_quirks is False
 
 
 def test_parameter_counts_bert_base_mosi():
@@ -482,7 +490,7 @@ def test_parameter_counts_bert_base_mosi():
     assert sum(t.numel() for t in bert.parameters()) == 109_482_240
     counts = {}
     for name, cls in (("misa", misa.MISA), ("self_mm", self_mm.SelfMM), ("mmim", mmim.MMIM)):
-        model = cls(preset(name, "mosi"), bert)
+        model = cls(hparams(name, "mosi"), bert)
         counts[name] = (model.num_parameters(inference=True), model.num_parameters(inference=False))
     print("\nMOSI parameter counts (inference, total):", counts)
     for inf, tot in counts.values():

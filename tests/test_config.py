@@ -77,7 +77,7 @@ def test_overrides_typed():
     assert c.data.missing_seeds == (1, 2, 3) and c.data.root == "/tmp/x" and c.missing_rate == 0.3
     c2 = apply_overrides(c, ["train.max_epochs=none", "data.root=None"])
     assert c2.train.max_epochs is None and c2.data.root is None
-    assert paper_config("mosi").override("model.pooling=mlp").model.pooling == "mlp"
+    assert apply_overrides(paper_config("mosi"), ["model.pooling=mlp"]).model.pooling == "mlp"
 
 
 def test_override_errors():

@@ -9,7 +9,8 @@ import torch
 
 from emtlib.__main__ import main
 from emtlib.config import apply_overrides, smoke_config
-from emtlib.train import accumulation_schedule, fit, load_data
+from emtlib.data import load_data
+from emtlib.train import accumulation_schedule, fit
 
 # A budget that learns: ~320 synthetic MOSI training samples, 3 epochs (about a minute a run).
 LEARNING = ["data.synthetic_scale=0.25", "data.max_samples_per_split=none", "train.max_epochs=3",

@@ -99,3 +99,16 @@ def make_loader(dataset: MMSADataset, batch_size: int, shuffle: bool, seed: int 
     gen = torch.Generator().manual_seed(int(seed))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=gen,
                       num_workers=num_workers, collate_fn=collate_mmsa, drop_last=drop_last)
+
+
+def make_datasets(data, cfg) -> dict[str, MMSADataset]:
+    """One MMSADataset per split of `data` (an MMSAData) at the run's missing rate (masks drawn
+    once, docs/missing-views.md); `cfg` is the run's ExperimentConfig."""
+    rate = 0.0 if cfg.method == "emt" else cfg.missing_rate
+    n = cfg.data.max_samples_per_split
+    out = {}
+    for s, split in data.splits.items():
+        if n is not None:
+            split = {k: v[:n] for k, v in split.items()}
+        out[s] = MMSADataset(split, rate, cfg.data.missing_seeds)
+    return out

@@ -14,12 +14,13 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from emtlib.files import atomic_write
 
 from .schema import SPLITS, DatasetSpec, get_spec
 
@@ -353,22 +354,8 @@ def write_normalized_sims(path: str | os.PathLike) -> Path:
         raw = pickle.load(f)
     validate_mmsa(raw, get_spec("sims"), source=str(src))
     dst = src.with_name(normalized_name(src.name))
-    atomic_pickle(normalize_sims(raw), dst)
+    atomic_write(dst, lambda f: pickle.dump(normalize_sims(raw), f, protocol=4))
     return dst
-
-
-def atomic_pickle(obj, dst: Path) -> None:
-    """Write a pickle to a temporary file in the same folder, then rename it into place."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def summarize(data: MMSAData) -> str:

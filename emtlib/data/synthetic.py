@@ -94,12 +94,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from emtlib.files import atomic_write
 
 from .schema import CLS_ID, PAD_ID, SEP_ID, SPLITS, UNK_ID, DatasetSpec, get_spec
 
@@ -255,7 +255,7 @@ def write_synthetic(dataset: str, out_path, scale: float = 1.0, seed: int = 0) -
             sha1.update(b)
             return self.f.write(b)
 
-    _atomic_write(out, lambda f: pickle.dump(data, _HashingFile(f), protocol=4))
+    atomic_write(out, lambda f: pickle.dump(data, _HashingFile(f), protocol=4))
     side = {
         "dataset": spec.name, "seed": int(seed), "scale": float(scale),
         "split_sizes": [len(data[s]["regression_labels"]) for s in SPLITS],
@@ -263,7 +263,7 @@ def write_synthetic(dataset: str, out_path, scale: float = 1.0, seed: int = 0) -
         "sha1": sha1.hexdigest(),
     }
     side_path = out.with_name(out.name + ".synthetic.json")
-    _atomic_write(side_path, lambda f: f.write((json.dumps(side, indent=2) + "\n").encode()))
+    atomic_write(side_path, lambda f: f.write((json.dumps(side, indent=2) + "\n").encode()))
     return out
 
 
@@ -278,25 +278,6 @@ def _check_scale(scale) -> float:
         raise ValueError(f"scale must be a positive finite number (split size = real size x "
                          f"scale), found {scale!r}")
     return s
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _layout(D: int, kinds: dict[str, int], rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -17,7 +17,7 @@ __all__ = ["build_model", "EMTDLFR", "EMT", "FusionOutput", "ViewOutput", "build
 def build_model(config: ExperimentConfig, pretrained_text: bool = False,
                 text_encoder: nn.Module | None = None) -> nn.Module:
     """EMT-DLFR for `config` (its model, loss and method), or the baseline `config.method` built
-    from `config.baseline` (emtlib.models.baselines.registry).
+    from `config.baseline` (emtlib.config.baselines).
 
     pretrained_text: load the text encoder's weights from disk (never downloaded); False builds it
         with random weights from its standard config.
@@ -28,7 +28,7 @@ def build_model(config: ExperimentConfig, pretrained_text: bool = False,
         raise TypeError(f"build_model expects an ExperimentConfig, got {type(config).__name__}: "
                         "use emtlib.config.paper_config(...) or smoke_config(...)")
     if config.is_baseline:
-        from .baselines.registry import build_baseline
+        from .baselines import build_baseline
 
         if text_encoder is None:
             text_encoder = build_text_encoder(config.baseline.text_encoder, pretrained_text)

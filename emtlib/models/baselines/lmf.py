@@ -15,17 +15,17 @@ factorisation of TFN's fusion weight tensor. Factors and fusion_weights are Xavi
 bias 0.
 
 Quirks of the original code that are bugs:
-1. Index-based Adam groups: `list(model.parameters())[:3]` at `factor_lr` and `[5:]` at
-   `learning_rate` (shared weight decay). `Module.parameters()` yields the module's OWN parameters
+1. Index-based Adam groups: `list(model.parameters())[:3]` at `lr_factors` and `[5:]` at
+   `lr` (shared weight decay `wd`). `Module.parameters()` yields the module's OWN parameters
    before its children's, so the list starts [audio_factor, video_factor, text_factor,
    fusion_weights, fusion_bias, audio SubNet..., video SubNet..., text SubNet...]: the factors do
-   get `factor_lr` and the subnets `learning_rate`, but `fusion_weights` and `fusion_bias`
+   get `lr_factors` and the subnets `lr`, but `fusion_weights` and `fusion_bias`
    (indices 3 and 4) are in no group and never train (they stay at their Xavier-normal / zero
    initialisation). Facts 7.3 reads the indices in registration order ("audio BN weight, bias and
-   linear_1.weight get factor_lr"); that is not what PyTorch does. faithful_quirks=True reproduces
+   linear_1.weight get lr_factors"); that is not what PyTorch does. faithful_quirks=True reproduces
    the slices literally (the frozen text encoder is left out of the list; it comes last anyway).
-   Fixed (the evident intent): the three factors at `factor_lr`, every other trainable parameter,
-   `fusion_weights` and `fusion_bias` included, at `learning_rate`; both with `weight_decay`.
+   Fixed (the evident intent): the three factors at `lr_factors`, every other trainable parameter,
+   `fusion_weights` and `fusion_bias` included, at `lr`; both with `wd`.
 2. Frozen BERT dropout active in training (as in tfn.py). faithful_quirks=True reproduces it;
    fixed: the frozen encoder is always in eval mode.
 Kept in both modes: the configured post-fusion dropout is built but never applied (no-op); the
@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 from torch.nn.init import xavier_normal_
 
-from .presets_a import LMFPreset, TrainingProcedure, with_quirks
+from emtlib.config.baselines import LMFHParams, with_quirks
 from .tfn import SubNet, TextSubNet, time_average
 from .transformer_encoder import encode_text, freeze, l1_loss, pad_text
 
@@ -58,7 +58,7 @@ class LMF(nn.Module):
     training_only_prefixes: tuple = ()
     """Parameter-name prefixes unused at inference (emtlib.complexity.count_parameters): none."""
 
-    def __init__(self, p: LMFPreset, text_encoder: nn.Module):
+    def __init__(self, p: LMFHParams, text_encoder: nn.Module):
         super().__init__()
         self.p = p
         d_text = text_encoder.config.hidden_size
@@ -99,8 +99,8 @@ class LMF(nn.Module):
         return total, {"pred_l1": total.item(), "total": total.item()}
 
 
-def optimizer_groups(model: LMF, preset: LMFPreset, faithful_quirks: bool | None = None) -> list[dict]:
-    """Two Adam groups, [factor group at factor_lr, rest at learning_rate]; see quirk 1."""
+def optimizer_groups(model: LMF, preset: LMFHParams, faithful_quirks: bool | None = None) -> list[dict]:
+    """Two Adam groups, [factor group at lr_factors, rest at lr]; see quirk 1."""
     if with_quirks(preset, faithful_quirks):
         own = [p for n, p in model.named_parameters() if not n.startswith("text_encoder.")]
         factor, other = own[:3], own[5:]
@@ -109,19 +109,11 @@ def optimizer_groups(model: LMF, preset: LMFPreset, faithful_quirks: bool | None
         factor = [model.audio_factor, model.video_factor, model.text_factor]
         other = [p for n, p in model.named_parameters()
                  if p.requires_grad and id(p) not in factor_ids]
-    wd = preset.weight_decay
-    return [{"params": factor, "lr": preset.factor_lr, "weight_decay": wd},
-            {"params": other, "lr": preset.learning_rate, "weight_decay": wd}]
+    wd = preset.wd
+    return [{"params": factor, "lr": preset.lr_factors, "weight_decay": wd},
+            {"params": other, "lr": preset.lr, "weight_decay": wd}]
 
 
-def make_optimizer(model: LMF, preset: LMFPreset, faithful_quirks: bool | None = None):
+def make_optimizer(model: LMF, preset: LMFHParams, faithful_quirks: bool | None = None):
     """(Adam, None): LMF has no scheduler."""
     return torch.optim.Adam(optimizer_groups(model, preset, faithful_quirks)), None
-
-
-def training_procedure(preset: LMFPreset, faithful_quirks: bool | None = None) -> TrainingProcedure:
-    """zero_grad / backward / step every batch; no clipping, no scheduler; select on the valid L1."""
-    return TrainingProcedure(batch_size=preset.batch_size, update_epochs=1, double_step=False,
-                             grad_clip_value=None, early_stop=preset.early_stop, key_eval="pred_l1",
-                             scheduler=None, scheduler_patience=None, scheduler_factor=None,
-                             gen_loss_from_epoch=None)

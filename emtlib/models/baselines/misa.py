@@ -19,7 +19,7 @@ Loss: MSE(pred, y) + diff_weight * Diff + sim_weight * CMD + recon_weight * Reco
     CMD   = mean of cmd over (s_t,s_v), (s_t,s_a), (s_a,s_v), 5 moments
     Recon = mean over m of mean((r_m - o_m)^2)            (o_m is NOT detached)
 Optimizer: one Adam(lr) over every parameter, BERT included, weight decay NOT passed;
-clip_grad_value_(grad_clip) after every backward; update_epochs = 2 (see presets_b.recipe).
+clip_grad_value_(grad_clip) after every backward; update_epochs = 2 (emtlib.procedures.MISAProcedure).
 
 Quirks of the released code that are bugs, and what `faithful_quirks` does:
 1. Audio and video LSTMs are packed with the TEXT token count (sum of the attention mask, CLS/SEP
@@ -45,7 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .presets_b import MISAPreset
+from emtlib.config.baselines import MISAHParams
 
 INFERENCE_EXCLUDE = ("recon_", "unused_")
 
@@ -100,7 +100,7 @@ class MISA(nn.Module):
     training_only_prefixes: tuple = INFERENCE_EXCLUDE
     """Parameters unused at inference (count_parameters): reconstruction heads, dead modules."""
 
-    def __init__(self, preset: MISAPreset, text_encoder: nn.Module):
+    def __init__(self, preset: MISAHParams, text_encoder: nn.Module):
         super().__init__()
         self.preset = p = preset
         self.bertmodel = text_encoder
@@ -111,16 +111,16 @@ class MISA(nn.Module):
         self.arnn1 = nn.LSTM(p.audio_dim, p.audio_dim, bidirectional=True, batch_first=True)
         self.arnn2 = nn.LSTM(2 * p.audio_dim, p.audio_dim, bidirectional=True, batch_first=True)
         self.alayer_norm = nn.LayerNorm(2 * p.audio_dim)
-        self.vrnn1 = nn.LSTM(p.video_dim, p.video_dim, bidirectional=True, batch_first=True)
-        self.vrnn2 = nn.LSTM(2 * p.video_dim, p.video_dim, bidirectional=True, batch_first=True)
-        self.vlayer_norm = nn.LayerNorm(2 * p.video_dim)
+        self.vrnn1 = nn.LSTM(p.vision_dim, p.vision_dim, bidirectional=True, batch_first=True)
+        self.vrnn2 = nn.LSTM(2 * p.vision_dim, p.vision_dim, bidirectional=True, batch_first=True)
+        self.vlayer_norm = nn.LayerNorm(2 * p.vision_dim)
 
         def project(d_in: int) -> nn.Sequential:
             return nn.Sequential(nn.Linear(d_in, h), nn.ReLU(), nn.LayerNorm(h))
 
         self.project_t = project(t_dim)
         self.project_a = project(4 * p.audio_dim)
-        self.project_v = project(4 * p.video_dim)
+        self.project_v = project(4 * p.vision_dim)
         self.private_t = nn.Sequential(nn.Linear(h, h), nn.Sigmoid())
         self.private_a = nn.Sequential(nn.Linear(h, h), nn.Sigmoid())
         self.private_v = nn.Sequential(nn.Linear(h, h), nn.Sigmoid())
@@ -206,13 +206,13 @@ class MISA(nn.Module):
                    if not (inference and n.startswith(INFERENCE_EXCLUDE)))
 
 
-def make_optimizer(model: MISA, preset: MISAPreset | None = None) -> torch.optim.Adam:
+def make_optimizer(model: MISA, preset: MISAHParams | None = None) -> torch.optim.Adam:
     """One Adam(lr) over all trainable parameters; the configured weight decay is NOT passed (as released)."""
     p = preset or model.preset
     return torch.optim.Adam([t for t in model.parameters() if t.requires_grad], lr=p.lr)
 
 
-def clip_gradients(model: MISA, preset: MISAPreset | None = None) -> None:
+def clip_gradients(model: MISA, preset: MISAHParams | None = None) -> None:
     """clip_grad_value_ as the released trainer does after every backward."""
     p = preset or model.preset
     if p.grad_clip != -1.0:

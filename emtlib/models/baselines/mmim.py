@@ -28,7 +28,7 @@ matrices included) is re-initialised with xavier_normal_ there.
 
 Quirks of the released code, and what `faithful_quirks` does:
 1. Stage 1 on MOSEI is meant to use the first 50% of the train batches, but the rule divides by the
-   length of the loader DICT (3 splits), so it stops after 2 batches. Encoded in presets_b.recipe
+   length of the loader DICT (3 splits), so it stops after 2 batches. Encoded in emtlib.procedures.stage1_limit
    (faithful: 2 batches; fixed: half the batches); the step functions do not see it.
 2. `entropy_prj` belongs to the MMILB optimizer (its name contains 'mi') but only stage 2 gives it a
    gradient, and stage 2 steps the main optimizer: it stays at its initial values (with torch >= 2
@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .presets_b import MMIMPreset
+from emtlib.config.baselines import MMIMHParams
 
 PAIRS = ("tv", "ta")
 INFERENCE_EXCLUDE = ("mi_", "cpc_")
@@ -156,13 +156,13 @@ class MMIM(nn.Module):
     training_only_prefixes: tuple = INFERENCE_EXCLUDE
     """Parameters unused at inference (count_parameters): MMILB and CPC."""
 
-    def __init__(self, preset: MMIMPreset, text_encoder: nn.Module):
+    def __init__(self, preset: MMIMHParams, text_encoder: nn.Module):
         super().__init__()
         self.preset = p = preset
         self.bert = text_encoder
         t_dim = int(text_encoder.config.hidden_size)
         self.acoustic_enc = RNNEncoder(p.audio_dim, p.d_ah, p.d_aout, p.bidirectional)
-        self.visual_enc = RNNEncoder(p.video_dim, p.d_vh, p.d_vout, p.bidirectional)
+        self.visual_enc = RNNEncoder(p.vision_dim, p.d_vh, p.d_vout, p.bidirectional)
         self.mi_tv = MMILB(t_dim, p.d_vout)
         self.mi_ta = MMILB(t_dim, p.d_aout)
         self.cpc_zt = CPC(t_dim, p.d_prjh)
@@ -238,7 +238,7 @@ def split_parameters(model: MMIM) -> tuple[list, list, list]:
     return bert, mmilb, main
 
 
-def make_optimizers(model: MMIM, preset: MMIMPreset | None = None, generator: torch.Generator | None = None):
+def make_optimizers(model: MMIM, preset: MMIMHParams | None = None, generator: torch.Generator | None = None):
     """-> (optimizer_mmilb, optimizer_main, scheduler); re-initialises non-BERT >= 2-dim params (xavier_normal_)."""
     p = preset or model.preset
     bert, mmilb, main = split_parameters(model)
@@ -252,8 +252,8 @@ def make_optimizers(model: MMIM, preset: MMIMPreset | None = None, generator: to
     opt_mmilb = torch.optim.Adam(mmilb, lr=p.lr_mmilb, weight_decay=p.wd_mmilb)
     opt_main = torch.optim.Adam([{"params": bert, "weight_decay": p.wd_bert, "lr": p.lr_bert},
                                  {"params": main, "weight_decay": p.wd_main, "lr": p.lr_main}])
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_main, mode="min", patience=p.when,
-                                                           factor=p.lr_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_main, mode="min", patience=p.plateau_patience,
+                                                           factor=p.plateau_factor)
     return opt_mmilb, opt_main, scheduler
 
 
@@ -262,7 +262,7 @@ def stage1_loss(outputs: dict) -> torch.Tensor:
     return -outputs["lld"]
 
 
-def stage2_loss(outputs: dict, labels: torch.Tensor, preset: MMIMPreset, batch_index: int) -> dict:
+def stage2_loss(outputs: dict, labels: torch.Tensor, preset: MMIMHParams, batch_index: int) -> dict:
     """Stage 2: L1 + alpha nce - beta lld, minus beta H once batch_index > mem_size."""
     task = (outputs["pred"] - labels.to(outputs["pred"].dtype)).abs().mean()
     total = task + preset.alpha * outputs["nce"] - preset.beta * outputs["lld"]

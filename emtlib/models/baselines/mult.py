@@ -33,7 +33,8 @@ Quirks of the original code that are bugs:
 1. Double step (official trainer only; MMSA's steps once per group): `optimizer.step()` after
    EVERY batch and again at each accumulation boundary, while gradients are zeroed only every
    `update_epochs` (8) batches, so the k-th batch of a group steps on the sum of k batch gradients.
-   faithful_quirks=True with source 'authors' reproduces it (`training_procedure(...).double_step`);
+   faithful_quirks=True with `double_step` (the 'authors' values) reproduces it
+   (emtlib.procedures.DoubleStepProcedure);
    fixed: one step per group of `update_epochs` batches (summed gradients), as MMSA.
 2. Frozen BERT dropout active in training (see tfn.py). faithful_quirks=True reproduces it;
    fixed: the frozen encoder is always in eval mode.
@@ -47,7 +48,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .presets_a import MulTPreset, TrainingProcedure, with_quirks
+from emtlib.config.baselines import MulTHParams, with_quirks
 from .transformer_encoder import TransformerEncoder, encode_text, freeze, l1_loss, pad_text, pad_time
 
 
@@ -57,7 +58,7 @@ class MulT(nn.Module):
     training_only_prefixes: tuple = ()
     """Parameter-name prefixes unused at inference (emtlib.complexity.count_parameters): none."""
 
-    def __init__(self, p: MulTPreset, text_encoder: nn.Module):
+    def __init__(self, p: MulTHParams, text_encoder: nn.Module):
         super().__init__()
         self.p = p
         self.text_encoder = text_encoder
@@ -132,25 +133,14 @@ class MulT(nn.Module):
         return total, {"pred_l1": total.item(), "total": total.item()}
 
 
-def optimizer_groups(model: MulT, preset: MulTPreset, faithful_quirks: bool | None = None) -> list[dict]:
-    """One Adam group over all trainable parameters at `learning_rate`; no weight decay (as coded)."""
-    return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": preset.learning_rate}]
+def optimizer_groups(model: MulT, preset: MulTHParams, faithful_quirks: bool | None = None) -> list[dict]:
+    """One Adam group over all trainable parameters at `lr`; no weight decay (as coded)."""
+    return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": preset.lr}]
 
 
-def make_optimizer(model: MulT, preset: MulTPreset, faithful_quirks: bool | None = None):
+def make_optimizer(model: MulT, preset: MulTHParams, faithful_quirks: bool | None = None):
     """(Adam, ReduceLROnPlateau(mode='min', factor=0.1, patience)) stepped on the valid L1."""
     opt = torch.optim.Adam(optimizer_groups(model, preset, faithful_quirks))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1,
-                                                       patience=preset.patience)
+                                                       patience=preset.plateau_patience)
     return opt, sched
-
-
-def training_procedure(preset: MulTPreset, faithful_quirks: bool | None = None) -> TrainingProcedure:
-    """Accumulate `update_epochs` batches; clip_grad_value_ after each backward; double step only
-    for the authors' trainer with faithful quirks."""
-    double = with_quirks(preset, faithful_quirks) and preset.source == "authors"
-    return TrainingProcedure(batch_size=preset.batch_size, update_epochs=preset.update_epochs,
-                             double_step=double, grad_clip_value=preset.grad_clip,
-                             early_stop=preset.early_stop, key_eval="pred_l1", scheduler="plateau",
-                             scheduler_patience=preset.patience, scheduler_factor=0.1,
-                             gen_loss_from_epoch=None)

@@ -33,7 +33,7 @@ Quirks of the released code, and what `faithful_quirks` does:
    NaN labels from then on. faithful_quirks=True reproduces it; False keeps the previous centre.
 3. `final_states[0].squeeze()` in the subnet breaks on a batch of one; we take h_n[-1] (same values).
 4. Labels are updated on every batch, also on the trailing batches whose gradients are discarded by the
-   accumulation; that is the trainer's business (presets_b.recipe) and is reproduced there.
+   accumulation; that is the trainer's business (emtlib.procedures.SelfMMProcedure) and is reproduced there.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .presets_b import SelfMMPreset
+from emtlib.config.baselines import SelfMMHParams
 
 TASKS = ("M", "T", "A", "V")
 INFERENCE_EXCLUDE = ("post_text.", "post_audio.", "post_video.")
@@ -87,13 +87,13 @@ class SelfMM(nn.Module):
     training_only_prefixes: tuple = INFERENCE_EXCLUDE
     """Parameters unused at inference (count_parameters): the three unimodal heads."""
 
-    def __init__(self, preset: SelfMMPreset, text_encoder: nn.Module):
+    def __init__(self, preset: SelfMMHParams, text_encoder: nn.Module):
         super().__init__()
         self.preset = p = preset
         self.text_model = text_encoder
         t_dim = int(text_encoder.config.hidden_size)
         self.audio_model = AuViSubNet(p.audio_dim, p.a_lstm_hidden, p.audio_out, p.lstm_dropout)
-        self.video_model = AuViSubNet(p.video_dim, p.v_lstm_hidden, p.video_out, p.lstm_dropout)
+        self.video_model = AuViSubNet(p.vision_dim, p.v_lstm_hidden, p.video_out, p.lstm_dropout)
         self.post_fusion = _Head(t_dim + p.audio_out + p.video_out, p.post_fusion_dim, p.post_fusion_dropout)
         self.post_text = _Head(t_dim, p.post_text_dim, p.post_text_dropout)
         self.post_audio = _Head(p.audio_out, p.post_audio_dim, p.post_audio_dropout)
@@ -218,7 +218,7 @@ class SelfMMLabelBank:
             self.label_map[s][idx] = (n - 1) / (n + 1) * self.label_map[s][idx] + 2 / (n + 1) * new
 
 
-def make_optimizer(model: SelfMM, preset: SelfMMPreset | None = None) -> torch.optim.Adam:
+def make_optimizer(model: SelfMM, preset: SelfMMHParams | None = None) -> torch.optim.Adam:
     """Adam with the five groups of the released trainer (weight decay = Adam's coupled L2)."""
     p = preset or model.preset
     no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")

@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .presets_a import TFNPreset, TrainingProcedure, with_quirks
+from emtlib.config.baselines import TFNHParams, with_quirks
 from .transformer_encoder import encode_text, freeze, l1_loss, pad_text
 
 
@@ -104,7 +104,7 @@ class TFN(nn.Module):
     training_only_prefixes: tuple = ()
     """Parameter-name prefixes unused at inference (emtlib.complexity.count_parameters): none."""
 
-    def __init__(self, p: TFNPreset, text_encoder: nn.Module):
+    def __init__(self, p: TFNHParams, text_encoder: nn.Module):
         super().__init__()
         self.p = p
         d_text = text_encoder.config.hidden_size
@@ -147,23 +147,15 @@ class TFN(nn.Module):
         return total, {"pred_l1": total.item(), "total": total.item()}
 
 
-def optimizer_groups(model: TFN, preset: TFNPreset, faithful_quirks: bool | None = None) -> list[dict]:
-    """One Adam group at `learning_rate`, without weight decay, over the trainable parameters
+def optimizer_groups(model: TFN, preset: TFNHParams, faithful_quirks: bool | None = None) -> list[dict]:
+    """One Adam group at `lr`, without weight decay, over the trainable parameters
     (faithful: of `list(model.parameters())[2:]`, which only drops the two output constants)."""
     params = list(model.parameters())
     if with_quirks(preset, faithful_quirks):
         params = params[2:]  # output_range, output_shift (see quirk 1)
-    return [{"params": [p for p in params if p.requires_grad], "lr": preset.learning_rate}]
+    return [{"params": [p for p in params if p.requires_grad], "lr": preset.lr}]
 
 
-def make_optimizer(model: TFN, preset: TFNPreset, faithful_quirks: bool | None = None):
+def make_optimizer(model: TFN, preset: TFNHParams, faithful_quirks: bool | None = None):
     """(Adam, None): TFN has no scheduler."""
     return torch.optim.Adam(optimizer_groups(model, preset, faithful_quirks)), None
-
-
-def training_procedure(preset: TFNPreset, faithful_quirks: bool | None = None) -> TrainingProcedure:
-    """zero_grad / backward / step every batch; no clipping, no scheduler; select on the valid L1."""
-    return TrainingProcedure(batch_size=preset.batch_size, update_epochs=1, double_step=False,
-                             grad_clip_value=None, early_stop=preset.early_stop, key_eval="pred_l1",
-                             scheduler=None, scheduler_patience=None, scheduler_factor=None,
-                             gen_loss_from_epoch=None)

@@ -55,7 +55,7 @@ Quirks of the original code that are bugs:
    t >= length). Its parameters differ (dim 3d instead of T).
 2. Double step: `optimizer.step()` after EVERY batch and again at each boundary of the
    `update_epochs` (4) accumulation group, gradients zeroed only at group starts (both repos).
-   faithful_quirks=True reproduces it (`training_procedure(...).double_step`); fixed: one step per
+   faithful_quirks=True reproduces it (emtlib.procedures.DoubleStepProcedure); fixed: one step per
    group (summed gradients).
 Kept in both modes: the text reconstruction target is not detached (gradients flow into BERT
 through the target); the C_GATE max-pool includes padded steps; no padding masks in the
@@ -68,7 +68,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .presets_a import TFRNetPreset, TrainingProcedure, with_quirks
+from emtlib.config.baselines import TFRNetHParams, with_quirks
 from .transformer_encoder import TransformerEncoder, encode_text, l1_loss, pad_text, pad_time
 
 MODALITIES = ("text", "audio", "vision")
@@ -139,7 +139,7 @@ class TFRNet(nn.Module):
     """Parameters unused at inference (emtlib.complexity.count_parameters): the reconstruction
     generators, which paper Table 8 does not count."""
 
-    def __init__(self, p: TFRNetPreset, text_encoder: nn.Module):
+    def __init__(self, p: TFRNetHParams, text_encoder: nn.Module):
         super().__init__()
         self.p = p
         self.text_encoder = text_encoder
@@ -273,38 +273,27 @@ class TFRNet(nn.Module):
 BERT_NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
 
 
-def optimizer_groups(model: TFRNet, preset: TFRNetPreset, faithful_quirks: bool | None = None
+def optimizer_groups(model: TFRNet, preset: TFRNetHParams, faithful_quirks: bool | None = None
                      ) -> list[dict]:
     """[BERT decay, BERT no-decay (bias / LayerNorm), everything else], as the original trainer
     (when BERT is frozen: one group over the trainable parameters at lr_other / wd_other)."""
     if not preset.finetune_bert:
         return [{"params": [q for q in model.parameters() if q.requires_grad],
-                 "lr": preset.learning_rate_other, "weight_decay": preset.weight_decay_other}]
+                 "lr": preset.lr_other, "weight_decay": preset.wd_other}]
     bert = list(model.text_encoder.named_parameters())
     decay = [q for n, q in bert if not any(nd in n for nd in BERT_NO_DECAY)]
     no_decay = [q for n, q in bert if any(nd in n for nd in BERT_NO_DECAY)]
     other = [q for n, q in model.named_parameters() if not n.startswith("text_encoder.")]
     return [
-        {"params": decay, "lr": preset.learning_rate_bert, "weight_decay": preset.weight_decay_bert},
-        {"params": no_decay, "lr": preset.learning_rate_bert, "weight_decay": 0.0},
-        {"params": other, "lr": preset.learning_rate_other, "weight_decay": preset.weight_decay_other},
+        {"params": decay, "lr": preset.lr_bert, "weight_decay": preset.wd_bert},
+        {"params": no_decay, "lr": preset.lr_bert, "weight_decay": 0.0},
+        {"params": other, "lr": preset.lr_other, "weight_decay": preset.wd_other},
     ]
 
 
-def make_optimizer(model: TFRNet, preset: TFRNetPreset, faithful_quirks: bool | None = None):
+def make_optimizer(model: TFRNet, preset: TFRNetHParams, faithful_quirks: bool | None = None):
     """(Adam, ReduceLROnPlateau(mode='min', factor=0.1, patience)) stepped on the valid pred L1."""
     opt = torch.optim.Adam(optimizer_groups(model, preset, faithful_quirks))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1,
-                                                       patience=preset.patience)
+                                                       patience=preset.plateau_patience)
     return opt, sched
-
-
-def training_procedure(preset: TFRNetPreset, faithful_quirks: bool | None = None) -> TrainingProcedure:
-    """Accumulate 4 batches, clip_grad_value_(0.8) after each backward, double step when faithful,
-    generation loss from epoch 2, select on the validation prediction L1, early stop 6."""
-    return TrainingProcedure(batch_size=preset.batch_size, update_epochs=preset.update_epochs,
-                             double_step=with_quirks(preset, faithful_quirks),
-                             grad_clip_value=preset.grad_clip, early_stop=preset.early_stop,
-                             key_eval="pred_l1", scheduler="plateau",
-                             scheduler_patience=preset.patience, scheduler_factor=0.1,
-                             gen_loss_from_epoch=preset.gen_loss_from_epoch)

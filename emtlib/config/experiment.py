@@ -1,11 +1,10 @@
-"""Dataclass configs for EMT-DLFR and the baselines: the released presets (paper Table 3 + facts
-section 5, facts section 7) and a smoke preset.
+"""The run configuration: EMT's sections (model, loss, train, data) and `ExperimentConfig`.
 
     cfg = paper_config("mosi")                       # the released MOSI configuration
     cfg = apply_overrides(cfg, ["model.fusion=ooll", "loss.lambda_recon=0.5"])
     d = cfg.to_dict(); assert ExperimentConfig.from_dict(d) == cfg   # lossless JSON round trip
     b = paper_config("mosi", method="mult")          # a baseline: hyperparameters in b.baseline
-    b = apply_overrides(b, ["baseline.learning_rate=1e-4", "baseline.faithful_quirks=false"])
+    b = apply_overrides(b, ["baseline.lr=1e-4", "baseline.faithful_quirks=false"])
 
 Which sections apply (the others are None, or, for `train`, left at their defaults and not
 written by `to_dict`):
@@ -13,11 +12,9 @@ written by `to_dict`):
     method            model  loss  train                                    baseline
     emt_dlfr, emt     yes    yes   all fields                               None
     the 7 baselines   None   None  run-level only: max_epochs, device,      the method's hyperparameter
-                                   amp, num_workers, quiet                  dataclass (registry.HPARAMS)
+                                   amp, num_workers, quiet                  dataclass (config.baselines)
 
-A baseline's `baseline` section is its preset dataclass (emtlib/models/baselines/presets_a.py,
-presets_b.py: batch size, learning rates, early stopping, accumulation, quirks, widths) plus
-`text_encoder`; its optimisation therefore lives there, not in `train` (setting e.g.
+A baseline's optimisation lives in its `baseline` section, not in `train` (setting e.g.
 `train.batch_size` for a baseline is an error naming the baseline field to use instead).
 
 Every field has a one-line docstring below it. Enum-like fields are checked in `__post_init__`
@@ -27,12 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-# emtlib.data.schema is imported inside functions: the data package may import this module.
+from emtlib.data.schema import DATASETS
+
+from .baselines import BASELINES, hparams_class, paper_hparams
+from .serialization import Serializable, from_dict
 
 FUSIONS = ("oagl", "ooll", "oall")
 UPDATES = ("parallel", "serial")
@@ -41,7 +39,6 @@ ATTN_ACTS = ("tanh", "relu", "sigmoid")
 ATTRACTIONS = ("simsiam", "cosine")
 RECON_LOSSES = ("smooth_l1",)
 EMT_METHODS = ("emt_dlfr", "emt")
-BASELINES = ("tfn", "lmf", "mult", "misa", "self_mm", "mmim", "tfr_net")  # = registry.BASELINES
 METHODS = EMT_METHODS + BASELINES
 BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "amp", "num_workers", "quiet")
 """The TrainConfig fields a baseline run reads; the rest is EMT's optimisation (see module doc)."""
@@ -73,21 +70,8 @@ def _probability(obj: Any, *names: str) -> None:
             raise ValueError(f"{type(obj).__name__}.{name} = {value!r}: expected a value in [0, 1]")
 
 
-class _Serializable:
-    """to_dict / from_dict for every config dataclass (JSON-safe, lossless)."""
-
-    def to_dict(self) -> dict:
-        """Plain nested dict (JSON-safe; tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        """Inverse of `to_dict`; unknown keys raise a ValueError naming the valid ones."""
-        return _from_dict(cls, d)
-
-
 @dataclass
-class ModelConfig(_Serializable):
+class ModelConfig(Serializable):
     """Architecture of EMT-DLFR (facts section 3) and of its paper-only ablation variants."""
 
     text_encoder: str = "bert-base-uncased"
@@ -184,7 +168,7 @@ class ModelConfig(_Serializable):
 
 
 @dataclass
-class LossConfig(_Serializable):
+class LossConfig(Serializable):
     """Weights and forms of the loss terms (paper eq. 16, facts 3.16)."""
 
     lambda_recon: float = 1.0
@@ -205,7 +189,7 @@ class LossConfig(_Serializable):
 
 
 @dataclass
-class TrainConfig(_Serializable):
+class TrainConfig(Serializable):
     """Optimisation and training-loop settings (facts section 4)."""
 
     batch_size: int = 32
@@ -257,7 +241,7 @@ class TrainConfig(_Serializable):
 
 
 @dataclass
-class DataConfig(_Serializable):
+class DataConfig(Serializable):
     """Where samples come from and how much of them to use."""
 
     source: str = "synthetic"
@@ -284,7 +268,7 @@ class DataConfig(_Serializable):
 
 
 @dataclass
-class ExperimentConfig(_Serializable):
+class ExperimentConfig(Serializable):
     """One run: method, dataset, seed, missing rate and the four sub-configs."""
 
     method: str = "emt_dlfr"
@@ -307,13 +291,11 @@ class ExperimentConfig(_Serializable):
     data: DataConfig = field(default_factory=DataConfig)
     """Data source."""
     baseline: Any = None
-    """A baseline's hyperparameters: its registry.HPARAMS dataclass (a dict is converted; None ->
+    """A baseline's hyperparameters: its config.baselines.HPARAMS dataclass (a dict is converted; None ->
     the released preset of `dataset`); None for EMT."""
 
     def __post_init__(self):
         _choice(self, "method", METHODS)
-        from emtlib.data.schema import DATASETS
-
         _choice(self, "dataset", tuple(DATASETS))
         _probability(self, "missing_rate")
         if self.method in BASELINES:
@@ -332,8 +314,6 @@ class ExperimentConfig(_Serializable):
                 "for the EMT ablation in the incomplete setting")
 
     def _check_baseline(self) -> None:
-        from emtlib.models.baselines.registry import hparams_class, paper_hparams
-
         m = self.method
         for name in ("model", "loss"):
             if getattr(self, name) is not None:
@@ -345,7 +325,7 @@ class ExperimentConfig(_Serializable):
         if self.baseline is None:
             self.baseline = paper_hparams(m, self.dataset)
         elif isinstance(self.baseline, dict):
-            self.baseline = _from_dict(cls, self.baseline, "baseline")
+            self.baseline = from_dict(cls, self.baseline, "baseline")
         elif type(self.baseline) is not cls:
             raise ValueError(f"ExperimentConfig.baseline for method {m!r} must be a {cls.__name__} "
                              f"(or its dict), found {type(self.baseline).__name__}")
@@ -383,301 +363,3 @@ class ExperimentConfig(_Serializable):
     @classmethod
     def from_json(cls, text: str) -> "ExperimentConfig":
         return cls.from_dict(json.loads(text))
-
-    def override(self, *assignments: str) -> "ExperimentConfig":
-        """`cfg.override("model.d_model=64", "seed=3")`: a new config (see `apply_overrides`)."""
-        return apply_overrides(self, list(assignments))
-
-
-# ---- typed conversion ------------------------------------------------------------------------
-
-def _hints(cls) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _is_union(tp) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType)
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Convert a JSON value (or Python value) to the field type `tp`."""
-    if tp is Any:  # ExperimentConfig.baseline: typed by its method in __post_init__
-        return value
-    if _is_union(tp):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except (TypeError, ValueError) as e:
-                errors.append(str(e))
-        raise ValueError(f"{where}: cannot read {value!r} as {tp}: {'; '.join(errors)}")
-    origin = typing.get_origin(tp)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a sequence for {tp}, found {value!r}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], where) for v in value)
-        if len(args) != len(value):
-            raise ValueError(f"{where}: expected {len(args)} items for {tp}, found {len(value)}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected a dict for {tp.__name__}, found {value!r}")
-        return _from_dict(tp, value, where)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"{where}: expected a bool, found {value!r}")
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ValueError(f"{where}: expected an int, found {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{where}: expected a float, found {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a str, found {value!r}")
-        return value
-    raise TypeError(f"{where}: unsupported field type {tp}")
-
-
-def _from_dict(cls, d: dict, where: str = "") -> Any:
-    hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(d) - set(names))
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {where or cls.__name__}: valid keys are {names}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in d.items()}
-    return cls(**kwargs)
-
-
-def _parse_text(text: str, tp: Any, where: str) -> Any:
-    """Read a command-line string as the field type `tp`."""
-    s = text.strip()
-    if _is_union(tp):
-        args = typing.get_args(tp)
-        if s.lower() in ("none", "null") and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _parse_text(s, a, where)
-            except ValueError as e:
-                errors.append(str(e))
-        raise ValueError(f"{where}: cannot read {text!r} as {tp}")
-    if typing.get_origin(tp) is tuple:
-        inner = s
-        if inner[:1] in "([" and inner[-1:] in ")]":
-            inner = inner[1:-1]
-        items = [p for p in (x.strip() for x in inner.split(",")) if p != ""]
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_parse_text(p, args[0], where) for p in items)
-        if len(items) != len(args):
-            raise ValueError(f"{where}: expected {len(args)} comma-separated values, found {text!r}")
-        return tuple(_parse_text(p, a, where) for p, a in zip(items, args))
-    if tp is bool:
-        low = s.lower()
-        if low in ("true", "1", "yes", "on"):
-            return True
-        if low in ("false", "0", "no", "off"):
-            return False
-        raise ValueError(f"{where}: expected a bool (true/false), found {text!r}")
-    if tp is int:
-        try:
-            return int(s)
-        except ValueError:
-            try:
-                f = float(s)
-            except ValueError:
-                f = None
-            if f is not None and f.is_integer():
-                return int(f)
-            raise ValueError(f"{where}: expected an int, found {text!r}") from None
-    if tp is float:
-        try:
-            return float(s)
-        except ValueError:
-            raise ValueError(f"{where}: expected a float, found {text!r}") from None
-    if tp is str:
-        if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
-            return s[1:-1]
-        return s
-    raise ValueError(f"{where}: cannot override a field of type {tp}")
-
-
-SECTIONS = ("model", "loss", "train", "data", "baseline")
-
-
-def _section_type(section: str, d: dict) -> type:
-    """The dataclass of a config section; 'baseline' depends on the method."""
-    if section == "baseline":
-        from emtlib.models.baselines.registry import hparams_class
-
-        return hparams_class(d["method"])
-    tp = _hints(ExperimentConfig)[section]
-    if _is_union(tp):
-        tp = next(a for a in typing.get_args(tp) if a is not type(None))
-    return tp
-
-
-def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | tuple[str, ...]) -> ExperimentConfig:
-    """Return a copy of `cfg` with `section.field=value` assignments applied (values typed by field).
-
-    `apply_overrides(cfg, ["model.fusion=ooll", "loss.lambda_recon=0.5", "seed=3",
-    "train.max_epochs=none", "data.missing_seeds=(1,2,3)"])`; for a baseline
-    `["baseline.learning_rate=1e-4", "baseline.faithful_quirks=false"]` (fields of the method's
-    hyperparameter dataclass). Unknown keys raise a ValueError listing the valid ones; the result
-    is validated as a whole.
-    """
-    d = dataclasses.asdict(cfg)
-    top_hints = _hints(ExperimentConfig)
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r}: expected the form key=value, e.g. model.d_model=64")
-        key, text = item.split("=", 1)
-        key = key.strip()
-        parts = key.split(".")
-        if len(parts) == 1:
-            name = parts[0]
-            valid = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in SECTIONS]
-            if name not in valid:
-                raise ValueError(f"unknown override key {key!r}: valid top-level keys are {valid}, "
-                                 f"or section.field with a section in {list(SECTIONS)}")
-            d[name] = _parse_text(text, top_hints[name], key)
-        elif len(parts) == 2:
-            section, name = parts
-            if section not in SECTIONS:
-                raise ValueError(f"unknown section {section!r} in {key!r}: valid sections are "
-                                 f"{list(SECTIONS)}")
-            if d[section] is None:
-                raise ValueError(f"override {key!r}: the '{section}' section does not apply to "
-                                 f"method {d['method']!r} (see emtlib.config's module docstring)")
-            sub = _section_type(section, d)
-            hints = _hints(sub)
-            if name not in hints:
-                raise ValueError(f"unknown override key {key!r}: valid keys of {section} are "
-                                 f"{[f.name for f in dataclasses.fields(sub)]}")
-            d[section][name] = _parse_text(text, hints[name], key)
-        else:
-            raise ValueError(f"override key {key!r}: expected 'field' or 'section.field'")
-    return ExperimentConfig.from_dict(json.loads(json.dumps(d)))
-
-
-# ---- presets ----------------------------------------------------------------------------------
-
-def _dataset_model_fields(dataset: str) -> dict:
-    from emtlib.data.schema import get_spec
-
-    spec = get_spec(dataset)
-    return dict(text_encoder=spec.text_encoder, text_len=spec.text_len,
-                audio_dim=spec.audio_dim, audio_len=spec.audio_len,
-                vision_dim=spec.vision_dim, vision_len=spec.vision_len)
-
-
-def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | None = None,
-                 seed: int = 111, baseline_source: str | None = None) -> ExperimentConfig:
-    """The released configuration (official `config_regression.py` `__EMT_DLFR`, facts section 5).
-
-    Where the release and paper Table 3 differ, the release wins and the comment names the
-    paper's value. `method='emt'` is the complete setting: lambda_1 = lambda_2 = 0, rate 0.0,
-    selection on the validation L1 (the only loss left; facts section 4, an interpretation).
-
-    A baseline method gets its released preset (facts section 7; `baseline_source` picks another
-    source, see registry.SOURCES), `faithful_quirks` on, fp32 (amp off, as the originals ran), no
-    epoch cap (its own early stopping), and model = loss = None.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
-    from emtlib.data.schema import get_spec
-
-    ds = get_spec(dataset).name
-    if method in BASELINES:
-        from emtlib.models.baselines.registry import paper_hparams
-
-        return ExperimentConfig(method=method, dataset=ds, seed=seed,
-                                missing_rate=0.0 if missing_rate is None else missing_rate,
-                                profile="paper", model=None, loss=None, train=TrainConfig(amp=False),
-                                data=DataConfig(source="synthetic"),
-                                baseline=paper_hparams(method, ds, baseline_source))
-    if baseline_source is not None:
-        raise ValueError("baseline_source applies to baseline methods only")
-    m = _dataset_model_fields(ds)
-    if ds == "mosi":
-        model = ModelConfig(**m, a_lstm_hidden=32, audio_out=16, v_lstm_hidden=64, video_out=32,
-                            d_model=128, fusion_layers=3, heads=4, attn_dropout=0.3, ff_dropout=0.1,
-                            post_fusion_dim=256, post_fusion_dropout=0.3)
-        train = TrainConfig(batch_size=32, lr_bert=5e-5, wd_bert=1e-3, lr_audio=1e-3, wd_audio=1e-2,
-                            lr_video=1e-4,  # paper Table 3 lists a single learning rate 1e-3
-                            wd_video=1e-3, lr_other=1e-3, wd_other=1e-3)
-        loss = LossConfig(lambda_recon=1.0, lambda_attr=1.0)
-    elif ds == "mosei":
-        model = ModelConfig(**m, a_lstm_hidden=16, audio_out=16, v_lstm_hidden=32, video_out=32,
-                            d_model=128, fusion_layers=2, heads=4, attn_dropout=0.0, ff_dropout=0.0,
-                            post_fusion_dim=128, post_fusion_dropout=0.0)
-        train = TrainConfig(batch_size=16, lr_bert=2e-5, wd_bert=1e-3, lr_audio=1e-4, wd_audio=1e-3,
-                            lr_video=1e-4, wd_video=1e-3, lr_other=1e-4, wd_other=1e-3)
-        loss = LossConfig(lambda_recon=1.0, lambda_attr=1.0)
-    else:  # sims
-        model = ModelConfig(**m, a_lstm_hidden=16, audio_out=16, v_lstm_hidden=32, video_out=32,
-                            d_model=32, fusion_layers=4, heads=4, attn_dropout=0.0, ff_dropout=0.0,
-                            post_fusion_dim=256, post_fusion_dropout=0.0)
-        train = TrainConfig(batch_size=32, lr_bert=2e-5, wd_bert=1e-3, lr_audio=1e-3, wd_audio=0.0,
-                            lr_video=1e-3, wd_video=0.0, lr_other=1e-3, wd_other=0.0)
-        loss = LossConfig(lambda_recon=0.5, lambda_attr=0.5)
-    if method == "emt":  # complete setting: L_task only; the total validation loss is then the L1
-        loss = LossConfig(lambda_recon=0.0, lambda_attr=0.0)
-    rate = 0.0 if missing_rate is None else missing_rate
-    return ExperimentConfig(method=method, dataset=ds, seed=seed, missing_rate=rate,
-                            profile="paper", model=model, loss=loss, train=train,
-                            data=DataConfig(source="synthetic"))
-
-
-def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: float = 0.3,
-                 seed: int = 111, **model_overrides: Any) -> ExperimentConfig:
-    """A tiny CPU preset: MiniLM text encoder, d=32, 1 fusion layer, 2 epochs, ~32 synthetic samples a split.
-
-    Same loss structure and optimiser groups as the paper preset, so every code path runs; a
-    smoke training run takes seconds on two CPU cores. `model_overrides` replace ModelConfig fields.
-
-    A baseline gets the same data and epoch budget, MiniLM, and its preset shrunk as
-    registry.SMOKE says (small widths, batch 8, no accumulation); `model_overrides` then replace
-    fields of its `baseline` section. Its procedure (optimisers, clipping, schedulers, label
-    generation, stages, quirks) is the paper one.
-    """
-    from emtlib.data.schema import get_spec
-
-    scale = round(32 / get_spec(dataset).split_sizes[0], 6)  # about 32 synthetic training samples
-    data = DataConfig(source="synthetic", max_samples_per_split=32, synthetic_scale=scale)
-    if method in BASELINES:
-        from emtlib.models.baselines.registry import smoke_hparams
-
-        base = paper_config(dataset, method, missing_rate=missing_rate, seed=seed)
-        train = dataclasses.replace(base.train, max_epochs=2, device="cpu", num_workers=0, quiet=True)
-        return dataclasses.replace(base, profile="smoke", train=train, data=data,
-                                   baseline=smoke_hparams(method, base.dataset, **model_overrides))
-    base = paper_config(dataset, method, missing_rate=missing_rate if method == "emt_dlfr" else 0.0,
-                        seed=seed)
-    model = dataclasses.replace(base.model, text_encoder="minilm", d_model=32, fusion_layers=1,
-                                heads=4, a_lstm_hidden=16, audio_out=16, v_lstm_hidden=16,
-                                video_out=16, post_fusion_dim=32, gmc_pred_dim=32,
-                                text_pred_dim=32, audio_pred_dim=8, video_pred_dim=8,
-                                **model_overrides)
-    train = dataclasses.replace(base.train, batch_size=8, update_epochs=1, max_epochs=2,
-                                early_stop=2, lr_bert=5e-5, lr_other=1e-3, device="cpu",
-                                num_workers=0, quiet=True)
-    return dataclasses.replace(base, profile="smoke", model=model, train=train, data=data)

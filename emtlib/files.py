@@ -1,0 +1,65 @@
+"""Where emtlib's files go and how they are written.
+
+One rule for relative paths: a relative data root or results directory is taken from the project
+root when emtlib runs from its checkout (the folder holding `pyproject.toml` and `emtlib/`), so a
+notebook means the same whatever directory its kernel starts in; from an installed package it is
+taken from the current working directory. Every file emtlib writes (records, checkpoints, data
+files) goes through `atomic_write`: a temporary file in the same folder, flushed to disk, then
+renamed into place, so an interrupted write never leaves a half-written file under the real name.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout emtlib runs from, or the current working directory for an installed package."""
+    checkout = _PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    return Path.cwd()
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """`path` itself when absolute (after `~` expansion), else taken from `project_root()`."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
+def results_dir() -> Path:
+    """The default folder of run records, checkpoints and figures: `<project root>/results`."""
+    return resolve("results")
+
+
+def data_dir() -> Path:
+    """The default data folder (user pickles, the cached stand-in): `<project root>/data`."""
+    return resolve("data")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Create or replace `path` with what `write(f)` writes to a binary file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
