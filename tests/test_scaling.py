@@ -205,4 +205,4 @@ def test_fusion_scaling_columns_time_and_memory():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="peak memory is measured on CUDA only")
 def test_fusion_scaling_cuda_memory():
     df = fusion_scaling(("oagl",), (2, 4), d=16, T=32, device="cuda", time_steps=1, measure_memory=True)
-    assert (df.memory_bytes > 0).all()
+    assert 0 < df.memory_bytes[0] < df.memory_bytes[1]  # M = 2, then 4: more activations
