@@ -15,8 +15,8 @@ Counting conventions
 
 Scaling study (beyond the paper; notebook 03_complexity_scaling): `fusion_scaling` measures the
 fusion MACs, time and memory of OOLL / OALL / OAGL as the number of modalities M and the sequence
-length T grow, on synthetic inputs, and `table1_orders` gives the asymptotic orders of paper
-Table 1 (and of the main text, section 3.3.3) to overlay on them.
+length T grow, on synthetic inputs; `emtlib.paper.table1_order` gives the asymptotic orders of
+paper Table 1 (and of the main text, section 3.3.3) to overlay on them.
 """
 from __future__ import annotations
 
@@ -213,40 +213,6 @@ def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") ->
 # ---- scaling with the number of modalities M and the sequence length T (paper Table 1) ----------
 
 SCALING_COLUMNS = ["strategy", "M", "T", "macs", "seconds", "memory_bytes"]
-
-
-def table1_orders(strategy: str, M, T, form: str = "table1"):
-    """The asymptotic time-complexity order of one fusion layer, for M aligned modalities of length T.
-
-    Works element-wise on numbers or numpy arrays. Only the order matters: overlay c * order with c
-    fitted to one measured point.
-
-    form='table1': paper Table 1, exactly as printed (aligned inputs):
-        OOLL  M^2 T^2        OALL  M^2 T^2        OAGL  M T^2
-    form='text': the main-text formulas of section 3.3.3 as printed, with T_m = T for all m:
-        OOLL  1/2 sum_m (sum_{n != m} (T_m + T_n))^2 = 2 M (M-1)^2 T^2
-        OALL  sum_m (T_m + sum_n T_n)^2              = M (M+1)^2 T^2
-        OAGL  sum_m (T_m + M)^2                      = M (T + M)^2
-      NB the printed OOLL and OALL formulas grow like M^3 T^2, not the M^2 T^2 of Table 1.
-    form='mpu': the paper's per-MPU cost O((T_q + T_k)^2) summed over the MPUs of one layer
-        OOLL  sum over the C(M, 2) pairs of (T_m + T_n)^2 = 2 M (M-1) T^2   (the M^2 T^2 of Table 1)
-        OALL  M (M+1)^2 T^2,   OAGL  M (T + M)^2                         (= 'text')
-      The attention matmuls of one fusion layer (q.k^T and attn.v of both directions' cross- and
-      self-attention) cost exactly 2 d x this many MACs; the projections, FFN and pooling add
-      terms linear in T (d^2 T per MPU direction), which dominate while T is below ~10 d (OAGL)
-      or ~5 d (OOLL); OAGL's eq. 9 pool (M candidates of width M d) adds M^3 d^2, small for M << T.
-    """
-    if strategy not in ("oagl", "ooll", "oall"):
-        raise ValueError(f"unknown strategy {strategy!r}: expected 'oagl', 'ooll' or 'oall'")
-    if form == "table1":
-        return {"ooll": M ** 2 * T ** 2, "oall": M ** 2 * T ** 2, "oagl": M * T ** 2}[strategy]
-    if form == "text":
-        return {"ooll": 2 * M * (M - 1) ** 2 * T ** 2, "oall": M * (M + 1) ** 2 * T ** 2,
-                "oagl": M * (T + M) ** 2}[strategy]
-    if form == "mpu":
-        return {"ooll": 2 * M * (M - 1) * T ** 2, "oall": M * (M + 1) ** 2 * T ** 2,
-                "oagl": M * (T + M) ** 2}[strategy]
-    raise ValueError(f"unknown form {form!r}: expected 'table1', 'text' or 'mpu'")
 
 
 def fusion_scaling(strategies: Sequence[str] = ("oagl", "ooll", "oall"),

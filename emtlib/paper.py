@@ -40,7 +40,9 @@ API
   `overlay(name, dataset, rate)`: the paper's rows in the form `emtlib.plots` draws.
 - `to_paper_units(metrics)`: a run's metrics (fractions) -> the paper's units;
   `official_auilc_to_paper_units` does the same for `metrics.auilc_official` values.
-- Constants: `N_RUNS`, `TABLE8_SETUP`, `DISPLAY_NAME`, `TABLE2_ALL_REPORTED`, `TEXT_FACTS`.
+- `table1_order(strategy, M, T, form)`: Table 1's cost orders (and the main text's) as f(M, T).
+- Constants: `N_RUNS`, `TABLE8_SETUP`, `DISPLAY_NAME`, `TABLE1`, `TABLE2_ALL_REPORTED`,
+  `TEXT_FACTS`.
 
 Notes on the source (see also facts section 9):
 - Number of runs averaged: complete setting 5 (Tables 4-5), incomplete setting 3 (Tables 6-7,
@@ -62,7 +64,7 @@ Notes on the source (see also facts section 9):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -303,10 +305,55 @@ def _table9() -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+# --------------------------------------------------------------------------- Table 1: cost orders
+
+TABLE1: dict[str, dict[str, str]] = {
+    "ooll": {"space": "O(M^2)", "time": "O(M^2 T^2)"},
+    "oall": {"space": "O(M)", "time": "O(M^2 T^2)"},
+    "oagl": {"space": "O(M)", "time": "O(M T^2)"},
+}
+"""Table 1 as printed: space (MPUs) and time of one fusion layer, M aligned modalities of length T."""
+
+_COST_ORDERS: dict[str, dict[str, Callable]] = {
+    "time": {"ooll": lambda M, T: M ** 2 * T ** 2, "oall": lambda M, T: M ** 2 * T ** 2,
+             "oagl": lambda M, T: M * T ** 2},
+    "space": {"ooll": lambda M, T: M ** 2, "oall": lambda M, T: M, "oagl": lambda M, T: M},
+    "text": {"ooll": lambda M, T: 2 * M * (M - 1) ** 2 * T ** 2,
+             "oall": lambda M, T: M * (M + 1) ** 2 * T ** 2, "oagl": lambda M, T: M * (T + M) ** 2},
+    "mpu": {"ooll": lambda M, T: 2 * M * (M - 1) * T ** 2,
+            "oall": lambda M, T: M * (M + 1) ** 2 * T ** 2, "oagl": lambda M, T: M * (T + M) ** 2},
+}
+
+
+def table1_order(strategy: str, M, T, form: str = "time"):
+    """The cost order f(M, T) of one fusion layer of `strategy`, element-wise on numbers or arrays.
+
+    Only the order matters: overlay c * f with c fitted to one measured point.
+
+    form='time' / 'space': Table 1 as printed (`TABLE1`): time OOLL M^2 T^2, OALL M^2 T^2,
+        OAGL M T^2; space (number of MPUs) M^2, M, M.
+    form='text': the main-text formulas of section 3.3.3 as printed, with T_m = T for all m:
+        OOLL  1/2 sum_m (sum_{n != m} (T_m + T_n))^2 = 2 M (M-1)^2 T^2
+        OALL  sum_m (T_m + sum_n T_n)^2              = M (M+1)^2 T^2
+        OAGL  sum_m (T_m + M)^2                      = M (T + M)^2
+      NB the printed OOLL and OALL formulas grow like M^3 T^2, not the M^2 T^2 of Table 1.
+    form='mpu': the per-MPU cost (T_q + T_k)^2 summed over the MPUs of one layer:
+        OOLL  C(M, 2) pairs of (T + T)^2 = 2 M (M-1) T^2   (Table 1's M^2 T^2)
+        OALL  M (T + M T)^2 = M (M+1)^2 T^2,   OAGL  M (T + M)^2   (= 'text')
+      The attention matmuls of one fusion layer (q.k^T and attn.v of both directions' cross- and
+      self-attention) cost exactly 2 d x this many MACs; the projections, FFN and pooling add
+      terms linear in T (d^2 T per MPU direction), which dominate while T is below ~10 d (OAGL)
+      or ~5 d (OOLL); OAGL's eq. 9 pool (M candidates of width M d) adds M^3 d^2, small for M << T.
+    """
+    if form not in _COST_ORDERS:
+        raise ValueError(f"unknown form {form!r}: expected one of {list(_COST_ORDERS)}")
+    if strategy not in TABLE1:
+        raise ValueError(f"unknown strategy {strategy!r}: expected one of {list(TABLE1)}")
+    return _COST_ORDERS[form][strategy](M, T)
+
+
 def _table1() -> pd.DataFrame:
-    return pd.DataFrame({"fusion": ["ooll", "oall", "oagl"],
-                         "space": ["O(M^2)", "O(M)", "O(M)"],
-                         "time": ["O(M^2 T^2)", "O(M^2 T^2)", "O(M T^2)"]})
+    return pd.DataFrame([{"fusion": s, **orders} for s, orders in TABLE1.items()])
 
 
 _TABLE2_RAW = """

@@ -68,3 +68,14 @@ def tiny_data(dataset: str = "mosi", n: int = 4) -> dict:
 @pytest.fixture
 def tiny():
     return tiny_data
+
+
+@pytest.fixture
+def saved(monkeypatch):
+    """Record emtlib.plots' save_figure calls instead of rendering files (test_plots_style renders)."""
+    from emtlib.plots import style
+
+    calls = []
+    monkeypatch.setattr(style, "save_figure", lambda fig, name, results_dir: calls.append(
+        (name, results_dir)))
+    return calls

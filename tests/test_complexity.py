@@ -1,6 +1,10 @@
 """Paper Tables 8 and 9: parameter counts of every sharing combination, fusion MACs ratios."""
 from __future__ import annotations
 
+import os
+import sys
+import time
+
 import pytest
 import torch
 
@@ -84,7 +88,7 @@ def test_macs_of_one_mpu_direction_by_hand():
     assert counter.get_total_flops() // 2 == expected
 
 
-def test_step_time_and_memory_helpers():
+def test_step_time_is_a_mean_over_real_training_steps():
     cfg = apply_overrides(paper_config("mosi"), ["model.text_encoder=bert-base-uncased", "model.d_model=16",
                                                  "model.fusion_layers=1", "model.heads=2"])
     from transformers import BertConfig, BertModel
@@ -92,6 +96,37 @@ def test_step_time_and_memory_helpers():
                                 intermediate_size=32))
     model = build_model(cfg, text_encoder=tiny)
     batch = random_batch(cfg.model, batch_size=2, lengths=(6, 5, 4))
-    sec, peak = peak_memory(lambda: time_train_steps(model, batch, cfg.loss, steps=1, warmup=1))
-    assert sec > 0 and peak > 0
+    before = [p.detach().clone() for p in model.fusion.parameters()]
+    t0 = time.perf_counter()
+    sec = time_train_steps(model, batch, cfg.loss, steps=4, warmup=1)
+    wall = time.perf_counter() - t0
+    assert 0 < 4 * sec < wall  # the mean of the 4 timed steps, inside the call's wall time
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.fusion.parameters()))  # Adam stepped
     assert seconds_per_epoch(0.5, 1284, 32) == pytest.approx(0.5 * 41)
+
+
+def _resident_bytes() -> int:
+    """The process's resident set size now (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="ru_maxrss is in KiB and /proc/self/statm exists on Linux only")
+def test_cpu_peak_memory_covers_what_fn_allocates():
+    size = 128 * 2**20
+    before = _resident_bytes()
+    n, peak = peak_memory(lambda: int(torch.ones(size // 4).sum()))  # writes 128 MiB of fresh pages
+    assert n == size // 4
+    assert peak >= before + 0.9 * size
+    assert peak_memory(lambda: None)[1] >= peak  # the process's lifetime peak never decreases
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the CUDA path needs a GPU")
+def test_cuda_peak_memory_is_the_tensor_peak_during_fn():
+    size = 64 * 2**20
+    before = torch.cuda.memory_allocated()
+    n, peak = peak_memory(lambda: int(torch.ones(size // 4, device="cuda").sum()), "cuda")
+    assert n == size // 4
+    assert before + size <= peak <= before + size + 2**20
+    assert peak_memory(lambda: torch.ones(1024, device="cuda"), "cuda")[1] < before + size  # peak reset

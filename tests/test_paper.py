@@ -2,7 +2,10 @@
 table shapes, cross-checks with differences the running text states, units and compare()."""
 from __future__ import annotations
 
+import ast
 import math
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -157,6 +160,58 @@ def test_table2_table3_and_run_counts():
     assert t3.loc["lr_bert", "mosi"] == 5e-5
     assert P.table("table1").set_index("fusion").loc["oagl", "time"] == "O(M T^2)"
     assert P.N_RUNS == {"complete": 5, "incomplete": 3}
+
+
+# --------------------------------------------------------------------------- Table 1: cost orders
+
+
+def test_table1_order_forms():
+    assert P.table1_order("oagl", 3, 10) == 300 and P.table1_order("ooll", 3, 10) == 900
+    assert P.table1_order("oall", 3, 10) == 900
+    assert P.table1_order("ooll", 4, 10, "space") == 16 and P.table1_order("oall", 4, 10, "space") == 4
+    assert P.table1_order("ooll", 3, 10, "text") == 2 * 3 * 4 * 100  # 1/2 sum_m (2 (M-1) T)^2
+    assert P.table1_order("oall", 3, 10, "text") == 3 * 16 * 100
+    assert P.table1_order("oagl", 3, 10, "text") == 3 * 13 ** 2
+    assert P.table1_order("ooll", 3, 10, "mpu") == 3 * 400  # C(3, 2) pairs x (T + T)^2
+    assert P.table1_order("oall", 3, 10, "mpu") == 3 * 40 ** 2  # 3 MPUs x (T + 3 T)^2
+    assert P.table1_order("oagl", 3, 10, "mpu") == 3 * 13 ** 2  # 3 MPUs x (T + 3 tokens)^2
+    with pytest.raises(ValueError, match="unknown strategy 'mult'"):
+        P.table1_order("mult", 3, 10)
+    with pytest.raises(ValueError, match="unknown form 'table1'"):
+        P.table1_order("oagl", 3, 10, "table1")
+
+
+@pytest.mark.parametrize("strategy", ["ooll", "oall", "oagl"])
+@pytest.mark.parametrize("form", ["time", "space"])
+def test_table1_order_grows_with_the_printed_exponents(strategy, form):
+    printed = P.TABLE1[strategy][form]  # e.g. 'O(M^2 T^2)'
+    power = {v: int(e or 1) for v, e in re.findall(r"([MT])(?:\^(\d))?", printed)}
+    f = P.table1_order
+    assert f(strategy, 10, 7, form) / f(strategy, 5, 7, form) == 2 ** power.get("M", 0)
+    assert f(strategy, 5, 14, form) / f(strategy, 5, 7, form) == 2 ** power.get("T", 0)
+    assert P.table("table1").set_index("fusion").loc[strategy, form] == printed
+
+
+# --------------------------------------------------------------------------- layering
+
+
+def _emtlib_imports(module: str) -> set[str]:
+    """The emtlib modules that emtlib/<module>.py imports, anywhere in it."""
+    tree = ast.parse((Path(P.__file__).parent / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = "emtlib" + (f".{node.module}" if node.module else "") if node.level else node.module
+            found |= {f"{base}.{a.name}" for a in node.names} if base == "emtlib" else {base}
+    return {".".join(n.split(".")[:2]) for n in found if n.startswith("emtlib.")}
+
+
+def test_paper_and_metrics_are_leaves_that_plots_reads():
+    assert _emtlib_imports("metrics") == set()
+    assert _emtlib_imports("paper") == {"emtlib.metrics"}
+    assert "emtlib.plots" not in _emtlib_imports("complexity")
 
 
 # --------------------------------------------------------------------------- units and compare
