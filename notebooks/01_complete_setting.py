@@ -38,11 +38,11 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import paper, plots
-from emtlib.config import BASELINES
 from emtlib.experiments import metric_table
-METHODS = (*BASELINES, "emt")
-records, agg = S.run(S.grid(method=METHODS, rates=(0.0,), setting="complete"))
-table = "table4" if S.dataset in ("mosi", "mosei") else "table5"
+from emtlib.notebook import compared_methods, seed_means
+METHODS = compared_methods("complete")
+records, agg = S.run(S.grid(method=METHODS, setting="complete"))
+table = paper.method_table("complete", S.dataset)
 paper.side_by_side(metric_table(agg, rate=0.0), table, S.dataset).round(3)
 
 # %%
@@ -56,8 +56,7 @@ fig
 # EMT alone, every metric of its row in the paper:
 
 # %%
-ours = agg[agg["method"] == "emt"].set_index("metric")["mean"]
-compared = paper.compare(ours, table, S.dataset, "emt", units="fraction")
+compared = paper.compare(seed_means(agg, "emt"), table, S.dataset, "emt", units="fraction")
 compared.round(3)
 
 # %%

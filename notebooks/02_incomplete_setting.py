@@ -37,9 +37,9 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import paper, plots
-from emtlib.config import BASELINES
 from emtlib.experiments import auilc_frame, metric_table
-METHODS = (*BASELINES, "emt_dlfr")
+from emtlib.notebook import compared_methods
+METHODS = compared_methods("incomplete")
 records, agg = S.run(S.grid(method=METHODS))
 metric_table(agg).round(3)
 
@@ -55,7 +55,7 @@ fig
 
 # %%
 au = auilc_frame(agg)
-table = "table6" if S.dataset in ("mosi", "mosei") else "table7"
+table = paper.method_table("incomplete", S.dataset)
 paper.side_by_side(au, table, S.dataset, units="paper").round(3)
 
 # %%

@@ -37,16 +37,12 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import plots
-from emtlib.complexity import fusion_scaling
-M_values = (2, 3, 4, 6, 8) if S.smoke else tuple(range(2, 9))
-T_values = (25, 50, 100, 200) if S.smoke else (25, 50, 100, 200, 400, 800)
-by_M = fusion_scaling(M_values=M_values, T=100, device=S.device if S.device != "auto" else "cpu",
-                      measure_time=not S.smoke)
-by_T = fusion_scaling(M_values=(3,), T_values=T_values, measure_time=not S.smoke)
-by_M.pivot_table(index="M", columns="strategy", values="macs").div(1e6).round(1)
+from emtlib.notebook import scaling_macs
+by_M, by_T = S.fusion_scaling()
+scaling_macs(by_M, "M")
 
 # %%
-by_T.pivot_table(index="T", columns="strategy", values="macs").div(1e6).round(1)
+scaling_macs(by_T, "T")
 
 # %%
 fig = plots.complexity_scaling(by_M, x="M", y="macs", name="03_scaling_M", results_dir=S.results_dir)

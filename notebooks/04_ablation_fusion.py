@@ -37,16 +37,14 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 # %%
 from emtlib import paper, plots
 from emtlib.complexity import fusion_cost_table
-FUSIONS = {"ooll": ("model.fusion=ooll",), "oall": ("model.fusion=oall",),
-           "oall-serial": ("model.fusion=oall", "model.update=serial"),
-           "oagl": ("model.fusion=oagl",), "oagl-serial": ("model.fusion=oagl", "model.update=serial")}
-records, agg = S.run(S.grid(FUSIONS))
-fig = plots.ablation_chart(agg, S.dataset, list(FUSIONS), kind="bar",
+from emtlib.notebook import FUSION_VARIANTS
+records, agg = S.run(S.grid(FUSION_VARIANTS))
+fig = plots.ablation_chart(agg, S.dataset, list(FUSION_VARIANTS), kind="bar",
                            name=f"04_fusion_{S.dataset}", results_dir=S.results_dir)
 fig
 
 # %%
-fig = plots.ablation_chart(agg, S.dataset, list(FUSIONS), kind="line",
+fig = plots.ablation_chart(agg, S.dataset, list(FUSION_VARIANTS), kind="line",
                            name=f"04_fusion_rates_{S.dataset}", results_dir=S.results_dir)
 fig
 

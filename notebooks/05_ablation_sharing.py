@@ -34,29 +34,21 @@ from emtlib.notebook import setup
 S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
 
 # %%
-from itertools import product
-from emtlib import paper
+from emtlib import paper, plots
 from emtlib.complexity import sharing_table
-from emtlib.experiments import auilc_frame
-SHARING = {f"mpu={a:d},mod={b:d},layer={c:d}": (f"model.mpu_share={a}", f"model.modality_share={b}",
-                                                 f"model.layer_share={c}")
-           for a, b, c in product((False, True), repeat=3)}
+from emtlib.notebook import SHARING_VARIANTS, sharing_params, table9
 params = sharing_table(S.spec().config())
 params
 
 # %%
-from emtlib import plots
-labels = params.apply(lambda r: "".join("✓" if r[k] else "✗" for k in
-                                        ("mpu_share", "modality_share", "layer_share")), axis=1)
-fig = plots.bar_chart(params.set_index(labels)["params_M"], ylabel="inference parameters (M)",
+fig = plots.bar_chart(sharing_params(params), ylabel="inference parameters (M)",
                       title="MPU / modality / layer sharing", name=f"05_sharing_{S.dataset}",
                       results_dir=S.results_dir)
 fig
 
 # %%
-records, agg = S.run(S.grid(SHARING))
-au = auilc_frame(agg)
-au[au.metric.isin(["mae", "corr"])].pivot_table(index="variant", columns="metric", values="auilc").round(3)
+records, agg = S.run(S.grid(SHARING_VARIANTS))
+table9(params, agg).round(3)
 
 # %%
 paper.wide("table9")

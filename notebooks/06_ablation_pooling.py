@@ -35,13 +35,13 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import plots
-POOLINGS = {p: (f"model.pooling={p}",) for p in ("attention", "average", "mlp")}
-records, agg = S.run(S.grid(POOLINGS))
-fig = plots.ablation_chart(agg, S.dataset, list(POOLINGS), kind="bar",
+from emtlib.notebook import POOLING_VARIANTS
+records, agg = S.run(S.grid(POOLING_VARIANTS))
+fig = plots.ablation_chart(agg, S.dataset, list(POOLING_VARIANTS), kind="bar",
                            name=f"06_pooling_{S.dataset}", results_dir=S.results_dir)
 fig
 
 # %%
-fig = plots.ablation_chart(agg, S.dataset, list(POOLINGS), kind="line",
+fig = plots.ablation_chart(agg, S.dataset, list(POOLING_VARIANTS), kind="line",
                            name=f"06_pooling_rates_{S.dataset}", results_dir=S.results_dir)
 fig

@@ -36,13 +36,10 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import plots
-DLFR = {"emt": ("loss.lambda_recon=0", "loss.lambda_attr=0"),
-        "emt-llfr": ("loss.lambda_attr=0",),
-        "emt-hlfr": ("loss.lambda_recon=0",),
-        "emt-dlfr": ()}
+from emtlib.notebook import DLFR_VARIANTS
 # TFR-Net's runs are notebook 02's (same configs: trained once, read back here)
-records, agg = S.run(S.grid(DLFR) + S.grid(method="tfr_net"))
-ENTRIES = ["tfr_net", *DLFR]
+records, agg = S.run(S.grid(DLFR_VARIANTS) + S.grid(method="tfr_net"))
+ENTRIES = ["tfr_net", *DLFR_VARIANTS]
 fig = plots.ablation_chart(agg, S.dataset, ENTRIES, kind="bar",
                            name=f"07_dlfr_{S.dataset}", results_dir=S.results_dir)
 fig

@@ -36,14 +36,12 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import plots
-weights = lambda_grid if not S.smoke else (0.5, 2.0)
-LAMBDAS = {f"l1={a},l2={b}": (f"loss.lambda_recon={a}", f"loss.lambda_attr={b}")
-           for a in weights for b in weights}
-records, agg = S.run(S.grid(LAMBDAS))
+from emtlib.notebook import figure10_table, loss_weight_variants
+records, agg = S.run(S.grid(loss_weight_variants(S.loss_weights(lambda_grid))))
 values = plots.loss_weight_table(agg, S.dataset)
 fig = plots.loss_weight_heatmap(values, name=f"08_loss_weights_{S.dataset}",
                                 results_dir=S.results_dir)
 fig
 
 # %%
-values.pivot_table(index=["lambda_recon", "lambda_attr"], columns="metric", values="value").round(3)
+figure10_table(values)

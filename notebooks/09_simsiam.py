@@ -36,13 +36,13 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 
 # %%
 from emtlib import plots
-ATTRACTION = {"simsiam": ("loss.attraction=simsiam",), "cosine": ("loss.attraction=cosine",)}
-records, agg = S.run(S.grid(ATTRACTION))
-fig = plots.ablation_chart(agg, S.dataset, list(ATTRACTION), kind="bar",
+from emtlib.notebook import ATTRACTION_VARIANTS
+records, agg = S.run(S.grid(ATTRACTION_VARIANTS))
+fig = plots.ablation_chart(agg, S.dataset, list(ATTRACTION_VARIANTS), kind="bar",
                            name=f"09_simsiam_{S.dataset}", results_dir=S.results_dir)
 fig
 
 # %%
-fig = plots.ablation_chart(agg, S.dataset, list(ATTRACTION), kind="line",
+fig = plots.ablation_chart(agg, S.dataset, list(ATTRACTION_VARIANTS), kind="line",
                            name=f"09_simsiam_rates_{S.dataset}", results_dir=S.results_dir)
 fig
