@@ -1,4 +1,6 @@
-"""What every notebook does first: resolve its parameters into a session and say what applies.
+"""What every notebook does first: resolve its parameters into a session and say what applies;
+then the grids of runs the notebooks train (`FUSION_VARIANTS`, `loss_weight_variants`, ...) and
+the tables they show (`table9`, `scaling_macs`, ...), so that a notebook cell only calls emtlib.
 
 The notebooks' `parameters` cell holds the paper's protocol by default (`profile='paper'`, real
 data). The test configuration sets the environment variable `EMTLIB_NOTEBOOK_PROFILE=smoke`,
@@ -8,14 +10,20 @@ The banner printed by `setup` states which applies.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
+from itertools import product
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from . import paper
 from .config import BASELINES
 from .data.schema import get_spec
+from .experiments import RunSpec, aggregate, auilc_frame, records_frame, run_grid
 from .files import resolve
-from .experiments import RunSpec, aggregate, records_frame, run_grid
 from .metrics import rate_grid
 
 PROFILE_ENV = "EMTLIB_NOTEBOOK_PROFILE"
@@ -24,6 +32,9 @@ SMOKE_RATES = (0.0, 0.5)
 PAPER_SEEDS = {"incomplete": (111, 1111, 11111), "complete": (1111, 1112, 1113, 1114, 1115)}
 """Released seeds for the incomplete setting (3 runs); the complete setting's 5 runs use MMSA's
 default seeds, since the paper does not give them (facts 4)."""
+SCALING_VALUES = {"paper": (tuple(range(2, 9)), (25, 50, 100, 200, 400, 800)),
+                  "smoke": ((2, 3, 4, 6, 8), (25, 50, 100, 200))}
+"""Notebook 03's numbers of modalities M and sequence lengths T, per profile."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,31 @@ class Session:
     def grid(self, variants: dict[str, tuple[str, ...]] | None = None, method="emt_dlfr",
              rates=None, setting: str = "incomplete") -> list[RunSpec]:
         """Specs for every method x variant x rate x seed (variants: label -> config overrides;
-        method: one method key or several)."""
+        method: one method key or several; rates: default the protocol's, or 0.0 alone in the
+        complete setting)."""
         variants = variants or {"": ()}
         methods = (method,) if isinstance(method, str) else tuple(method)
-        rates = self.rates() if rates is None else rates
+        if rates is None:
+            rates = (0.0,) if setting == "complete" else self.rates()
         return [self.spec(m, r, s, label, ov) for m in methods for label, ov in variants.items()
                 for r in rates for s in self.seeds(setting)]
+
+    def loss_weights(self, grid: tuple[float, ...]) -> tuple[float, ...]:
+        """Figure 10's λ values: `grid` (paper profile), or its smallest and largest (smoke)."""
+        return (min(grid), max(grid)) if self.smoke else tuple(grid)
+
+    def fusion_scaling(self) -> "tuple[pd.DataFrame, pd.DataFrame]":
+        """Notebook 03's fusion costs over M (T = 100) and over T (M = 3), `SCALING_VALUES` of the
+        profile; seconds measured on the session's device in the paper profile only."""
+        from .complexity import fusion_scaling
+        from .train import resolve_device
+
+        M_values, T_values = SCALING_VALUES[self.profile]
+        device = resolve_device(self.device)
+        by_M = fusion_scaling(M_values=M_values, T=100, device=device, measure_time=not self.smoke)
+        by_T = fusion_scaling(M_values=(3,), T_values=T_values, device=device,
+                              measure_time=not self.smoke)
+        return by_M, by_T
 
     def load(self):
         """The session's data (`MMSAData`), validated; the stand-in is generated once and cached."""
@@ -150,3 +180,100 @@ def banner(s: Session) -> str:
         f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}",
     ]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- what the notebooks run
+
+
+def compared_methods(setting: str) -> tuple[str, ...]:
+    """The seven baselines and EMT (complete setting, Tables 4-5) or EMT-DLFR (incomplete, 6-7)."""
+    ours = {"complete": "emt", "incomplete": "emt_dlfr"}[setting]
+    return (*BASELINES, ours)
+
+
+FUSION_VARIANTS: dict[str, tuple[str, ...]] = {
+    "ooll": ("model.fusion=ooll",), "oall": ("model.fusion=oall",),
+    "oall-serial": ("model.fusion=oall", "model.update=serial"),
+    "oagl": ("model.fusion=oagl",), "oagl-serial": ("model.fusion=oagl", "model.update=serial")}
+"""Figure 7 (paper 5.2.1): the three fusion strategies, OALL and OAGL also with serial updates."""
+
+SHARING_FLAGS = ("mpu_share", "modality_share", "layer_share")
+"""Table 9's three sharing levels (paper 3.3.4), in its column order."""
+
+
+def sharing_label(mpu: bool, modality: bool, layer: bool) -> str:
+    """The variant label of one sharing combination, e.g. 'mpu=1,mod=0,layer=1'."""
+    return f"mpu={mpu:d},mod={modality:d},layer={layer:d}"
+
+
+SHARING_VARIANTS: dict[str, tuple[str, ...]] = {
+    sharing_label(*flags): tuple(f"model.{k}={v}" for k, v in zip(SHARING_FLAGS, flags))
+    for flags in product((False, True), repeat=3)}
+"""Table 9: the eight combinations of MPU, modality and layer sharing."""
+
+POOLING_VARIANTS: dict[str, tuple[str, ...]] = {
+    p: (f"model.pooling={p}",) for p in ("attention", "average", "mlp")}
+"""Figure 8 (paper 5.2.3): attention pooling (eq. 9), average pooling, an MLP."""
+
+DLFR_VARIANTS: dict[str, tuple[str, ...]] = {
+    "emt": ("loss.lambda_recon=0", "loss.lambda_attr=0"),
+    "emt-llfr": ("loss.lambda_attr=0",),
+    "emt-hlfr": ("loss.lambda_recon=0",),
+    "emt-dlfr": ()}
+"""Figure 9 (paper 5.2.4): no restoration, low-level only (λ2 = 0), high-level only (λ1 = 0), both."""
+
+ATTRACTION_VARIANTS: dict[str, tuple[str, ...]] = {
+    "simsiam": ("loss.attraction=simsiam",), "cosine": ("loss.attraction=cosine",)}
+"""Figure 11 (paper 5.2.6): SimSiam (eqs. 13-14) or a plain negative cosine similarity."""
+
+
+def loss_weight_variants(weights: tuple[float, ...]) -> dict[str, tuple[str, ...]]:
+    """Figure 10: every (λ1, λ2) in weights², labelled 'l1=<λ1>,l2=<λ2>' as `plots.loss_weight_table` reads."""
+    return {f"l1={a},l2={b}": (f"loss.lambda_recon={a}", f"loss.lambda_attr={b}")
+            for a in weights for b in weights}
+
+
+# --------------------------------------------------------------------------- what the notebooks show
+
+
+def seed_means(agg: pd.DataFrame, method: str, rate: float = 0.0, variant: str = "") -> pd.Series:
+    """One method's seed means at one missing rate, metric -> mean (from `experiments.aggregate`)."""
+    sel = agg[(agg["method"] == method) & (agg["variant"] == variant)
+              & np.isclose(agg["rate"].to_numpy(float), rate)]
+    if sel.empty:
+        raise KeyError(f"no rows for method={method!r}, variant={variant!r} at rate {rate}")
+    if sel["metric"].duplicated().any():
+        raise ValueError(f"{method!r}: several rows per metric (several datasets?); select one")
+    return sel.set_index("metric")["mean"]
+
+
+def scaling_macs(scaling: pd.DataFrame, x: str) -> pd.DataFrame:
+    """Fusion MACs in millions, `x` ('M' or 'T') x strategy, from `complexity.fusion_scaling`."""
+    return scaling.pivot(index=x, columns="strategy", values="macs").div(1e6).round(1)
+
+
+def sharing_params(params: pd.DataFrame) -> pd.Series:
+    """Inference parameters (M) per sharing combination, labelled ✓ shared / ✗ not for MPU,
+    modality and layer (from `complexity.sharing_table`)."""
+    marks = ["".join("✓" if row[k] else "✗" for k in SHARING_FLAGS) for _, row in params.iterrows()]
+    return pd.Series(params["params_M"].to_numpy(float), index=marks, name="params_M")
+
+
+def table9(params: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
+    """Our Table 9 in the paper's rows (`paper.wide('table9')`): inference parameters (M) from
+    `complexity.sharing_table` and the AUILC of MAE and Corr (paper units) of `SHARING_VARIANTS`."""
+    auilcs = auilc_frame(agg).set_index(["variant", "metric"])["auilc"]
+    if auilcs.index.has_duplicates:
+        raise ValueError("agg: several rows per variant and metric (several datasets or methods?)")
+    by_flags = params.set_index(list(SHARING_FLAGS))["params_M"]
+    index = paper.wide("table9").index
+    rows = [[float(by_flags.loc[flags])]
+            + [float(auilcs.get((sharing_label(*flags), m), math.nan)) for m in ("mae", "corr")]
+            for flags in index]
+    return pd.DataFrame(rows, index=index, columns=pd.Index(["params_m", "mae", "corr"], name="metric"))
+
+
+def figure10_table(values: pd.DataFrame) -> pd.DataFrame:
+    """Figure 10's values as rows (λ1, λ2) x metrics (from `plots.loss_weight_table`), rounded."""
+    return values.pivot(index=["lambda_recon", "lambda_attr"], columns="metric",
+                        values="value").round(3)

@@ -36,6 +36,7 @@ API
 - `datasets(name)`, `metric_keys(name, dataset)`: what a result table covers.
 - `paper_values(name, dataset, method, ...)`: one row as a Series metric -> value.
 - `compare(ours, name, dataset, method, ...)`: paper, ours, diff (= ours - paper) per metric.
+- `method_table(setting, dataset)`: which of Tables 4-7 holds a dataset's rows in a setting.
 - `side_by_side(ours, name, dataset)`: our row of each method next to the paper's (Tables 4-7);
   `overlay(name, dataset, rate)`: the paper's rows in the form `emtlib.plots` draws.
 - `to_paper_units(metrics)`: a run's metrics (fractions) -> the paper's units;
@@ -616,6 +617,16 @@ def compare(ours: Any, name: str | int, dataset: str | None, method: str,
 
 
 # --------------------------------------------------------------------------- several methods
+
+
+def method_table(setting: str, dataset: str) -> str:
+    """The method table with `dataset`'s rows in `setting`: Table 4 / 5 (complete), 6 / 7 (incomplete)."""
+    for key in ("table4", "table5", "table6", "table7"):
+        frame = _TABLES[key]
+        if (frame["setting"] == setting).all() and dataset in set(frame["dataset"]):
+            return key
+    raise KeyError(f"no method table for setting={setting!r}, dataset={dataset!r}: expected "
+                   "setting 'complete' or 'incomplete' and dataset 'mosi', 'mosei' or 'sims'")
 
 
 def _paper_row_source(frame: pd.DataFrame, method: str) -> str | None:

@@ -314,3 +314,14 @@ def test_overlay_rows_for_the_plots():
     o = P.overlay(6, "mosi", methods=["tfr_net"])
     assert set(o["method"]) == {"tfr_net"} and o["rate"].isna().all()
     assert o.set_index("metric").loc["mae", "mean"] == 1.156
+
+
+def test_method_table_per_setting_and_dataset():
+    assert [P.method_table("complete", d) for d in ("mosi", "mosei", "sims")] == \
+        ["table4", "table4", "table5"]
+    assert [P.method_table("incomplete", d) for d in ("mosi", "mosei", "sims")] == \
+        ["table6", "table6", "table7"]
+    with pytest.raises(KeyError, match="setting='missing'"):
+        P.method_table("missing", "mosi")
+    with pytest.raises(KeyError, match="dataset='iemocap'"):
+        P.method_table("complete", "iemocap")

@@ -1,0 +1,59 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Fusion strategies (paper Figure 7, Table 8)
+#
+# OAGL (EMT's global-local fusion) against the two local-local strategies OOLL and OALL, and
+# the serial variants of OALL and OAGL (paper section 5.2.1), in the incomplete setting. The cost
+# side of Table 8 (parameters and fusion MACs) is computed for the dataset's full lengths.
+
+# %% tags=["parameters"]
+dataset = "mosi"          # mosi | mosei | sims
+data_root = "data"         # the MMSA pickle, or a root holding <DS>/Processed/<file>
+synthetic = False          # True: the built-in stand-in shaped like `dataset`
+profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budget
+device = "auto"            # auto | cpu | cuda
+text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
+results_dir = "results"    # run records and figures (relative paths: from the repository root)
+
+# %%
+from emtlib.notebook import setup
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+
+# %%
+from emtlib import paper, plots
+from emtlib.complexity import fusion_cost_table
+from emtlib.notebook import FUSION_VARIANTS
+records, agg = S.run(S.grid(FUSION_VARIANTS))
+fig = plots.ablation_chart(agg, S.dataset, list(FUSION_VARIANTS), kind="bar",
+                           name=f"04_fusion_{S.dataset}", results_dir=S.results_dir)
+fig
+
+# %%
+fig = plots.ablation_chart(agg, S.dataset, list(FUSION_VARIANTS), kind="line",
+                           name=f"04_fusion_rates_{S.dataset}", results_dir=S.results_dir)
+fig
+
+# %% [markdown]
+# Table 8's cost columns (inference parameters with a random-weight encoder of the profile; fusion MACs of one sample of one view, MACs = FLOPs / 2):
+
+# %%
+cost = fusion_cost_table(S.spec().config())
+cost
+
+# %%
+paper.wide("table8")

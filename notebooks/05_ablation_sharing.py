@@ -1,0 +1,54 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Hierarchical parameter sharing (paper Table 9)
+#
+# All eight combinations of MPU-, modality- and layer-level sharing (paper section 3.3.4):
+# inference parameters and the AUILC of MAE and Corr, next to Table 9.
+
+# %% tags=["parameters"]
+dataset = "mosi"          # mosi | mosei | sims
+data_root = "data"         # the MMSA pickle, or a root holding <DS>/Processed/<file>
+synthetic = False          # True: the built-in stand-in shaped like `dataset`
+profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budget
+device = "auto"            # auto | cpu | cuda
+text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
+results_dir = "results"    # run records and figures (relative paths: from the repository root)
+
+# %%
+from emtlib.notebook import setup
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+
+# %%
+from emtlib import paper, plots
+from emtlib.complexity import sharing_table
+from emtlib.notebook import SHARING_VARIANTS, sharing_params, table9
+params = sharing_table(S.spec().config())
+params
+
+# %%
+fig = plots.bar_chart(sharing_params(params), ylabel="inference parameters (M)",
+                      title="MPU / modality / layer sharing", name=f"05_sharing_{S.dataset}",
+                      results_dir=S.results_dir)
+fig
+
+# %%
+records, agg = S.run(S.grid(SHARING_VARIANTS))
+table9(params, agg).round(3)
+
+# %%
+paper.wide("table9")

@@ -1,0 +1,47 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Pooling layer (paper Figure 8)
+#
+# Attention pooling (eq. 9) against average pooling and an MLP over the promoted contexts
+# (paper section 5.2.3), in the incomplete setting.
+
+# %% tags=["parameters"]
+dataset = "mosi"          # mosi | mosei | sims
+data_root = "data"         # the MMSA pickle, or a root holding <DS>/Processed/<file>
+synthetic = False          # True: the built-in stand-in shaped like `dataset`
+profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budget
+device = "auto"            # auto | cpu | cuda
+text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
+results_dir = "results"    # run records and figures (relative paths: from the repository root)
+
+# %%
+from emtlib.notebook import setup
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+
+# %%
+from emtlib import plots
+from emtlib.notebook import POOLING_VARIANTS
+records, agg = S.run(S.grid(POOLING_VARIANTS))
+fig = plots.ablation_chart(agg, S.dataset, list(POOLING_VARIANTS), kind="bar",
+                           name=f"06_pooling_{S.dataset}", results_dir=S.results_dir)
+fig
+
+# %%
+fig = plots.ablation_chart(agg, S.dataset, list(POOLING_VARIANTS), kind="line",
+                           name=f"06_pooling_rates_{S.dataset}", results_dir=S.results_dir)
+fig

@@ -1,0 +1,47 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-papermill,-execution
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Loss weights (paper Figure 10)
+#
+# Sensitivity to λ1 (low-level reconstruction) and λ2 (high-level attraction) in eq. 16, over
+# the paper's grid {0.5, 1.0, 1.5, 2.0}² (the smoke profile uses its corners).
+
+# %% tags=["parameters"]
+dataset = "mosi"          # mosi | mosei | sims
+data_root = "data"         # the MMSA pickle, or a root holding <DS>/Processed/<file>
+synthetic = False          # True: the built-in stand-in shaped like `dataset`
+profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budget
+device = "auto"            # auto | cpu | cuda
+text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
+results_dir = "results"    # run records and figures (relative paths: from the repository root)
+lambda_grid = (0.5, 1.0, 1.5, 2.0)  # the paper's λ values
+
+# %%
+from emtlib.notebook import setup
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+
+# %%
+from emtlib import plots
+from emtlib.notebook import figure10_table, loss_weight_variants
+records, agg = S.run(S.grid(loss_weight_variants(S.loss_weights(lambda_grid))))
+values = plots.loss_weight_table(agg, S.dataset)
+fig = plots.loss_weight_heatmap(values, name=f"08_loss_weights_{S.dataset}",
+                                results_dir=S.results_dir)
+fig
+
+# %%
+figure10_table(values)
