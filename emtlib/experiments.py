@@ -29,11 +29,9 @@ import pandas as pd
 from .progress import tqdm
 
 from .config import ExperimentConfig, apply_overrides, paper_config, smoke_config
-from .files import resolve
+from .files import RESULTS_DIR, resolve
 from .metrics import auilc, auilc_official
 
-RESULTS_DIR = "results"
-"""Default results directory; relative directories resolve by emtlib.files' rule (project root)."""
 # Fields that change how a run is shown, not what it computes: left out of the cache key.
 _KEY_EXCLUDED = {("train", "quiet"), ("train", "num_workers")}
 

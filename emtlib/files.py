@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import IO
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = "results"
+"""Default folder of run records, checkpoints and figures (relative: from `project_root()`)."""
+DATA_DIR = "data"
+"""Default data folder: user pickles, the cached stand-in (relative: from `project_root()`)."""
 
 
 def project_root() -> Path:
@@ -32,14 +36,9 @@ def resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
-def results_dir() -> Path:
-    """The default folder of run records, checkpoints and figures: `<project root>/results`."""
-    return resolve("results")
-
-
 def data_dir() -> Path:
-    """The default data folder (user pickles, the cached stand-in): `<project root>/data`."""
-    return resolve("data")
+    """The default data folder, resolved: `<project root>/data`."""
+    return resolve(DATA_DIR)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:

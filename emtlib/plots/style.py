@@ -9,8 +9,8 @@ import matplotlib
 import seaborn as sns
 from matplotlib.figure import Figure
 
-RESULTS_DIR = Path("results")
-"""Default results folder; figures go to `<results_dir>/figures/`."""
+from emtlib.files import RESULTS_DIR, atomic_write, resolve
+
 
 FIGURE_DPI = 150
 """Resolution of the PNG files."""
@@ -90,12 +90,13 @@ def save_figure(fig: Figure, name: str, results_dir: str | Path = RESULTS_DIR) -
         raise ValueError(f"fig: expected a matplotlib Figure, found {type(fig).__name__}")
     if not isinstance(name, str) or not name or name != Path(name).name or name in (".", ".."):
         raise ValueError(f"name: expected a plain file name without folders or suffix, found {name!r}")
-    out = Path(results_dir) / "figures"
-    out.mkdir(parents=True, exist_ok=True)
+    out = resolve(results_dir) / "figures"
     png, pdf = out / f"{name}.png", out / f"{name}.pdf"
     with matplotlib.rc_context({"svg.hashsalt": "emtlib", "pdf.fonttype": 42}):
-        fig.savefig(png, dpi=FIGURE_DPI, metadata={"Software": None})
-        fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None, "Creator": None})
+        atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=FIGURE_DPI,
+                                                metadata={"Software": None}))
+        atomic_write(pdf, lambda f: fig.savefig(f, format="pdf", metadata={
+            "CreationDate": None, "Producer": None, "Creator": None}))
     return [png, pdf]
 
 
