@@ -1,4 +1,4 @@
-"""Global-local cross-attention maps for one sample (paper Fig. 12, facts section 8).
+"""Global-local cross-attention maps for one sample (paper Fig. 12, docs/model.md#attention-maps).
 
 Fig. 12 shows, for one CMU-MOSI test sample (`jUzDDGyPkXU$_$27`), the cross-attention of the
 three global tokens G (queries) over each modality's local sequence (keys): the "G <- local"
@@ -12,7 +12,7 @@ shown per word piece, audio and vision average-pooled with stride 2 (the sample 
     att["tokens"]                   # word pieces of the text axis
     fig = figure12_data(None, RunSpec(missing_rate=0.5, ...))  # both panels, one model (default)
 
-ASSUMPTIONS (facts 8: neither is stated by the paper or the release):
+ASSUMPTIONS (docs/model.md#attention-maps: neither is stated by the paper or the release):
   - the LAST fusion layer is shown (`layer=-1`);
   - the attention HEADS ARE AVERAGED (`head=None`).
 Both are parameters.
@@ -51,8 +51,8 @@ MODALITIES = ("text", "audio", "video")
 """Keys of the maps; 'video' is the dataset's 'vision'."""
 _DATA_KEY = {"text": "text", "audio": "audio", "video": "vision"}
 ASSUMPTIONS = (
-    "last fusion layer shown (layer=-1): the paper does not say which layer (facts 8)",
-    "attention heads averaged: the paper does not say whether heads were averaged (facts 8)",
+    "last fusion layer shown (layer=-1): the paper does not say which layer (docs/model.md#attention-maps)",
+    "attention heads averaged: the paper does not say whether heads were averaged (docs/model.md#attention-maps)",
     "audio/vision average-pooled with stride 2 in non-overlapping windows, a last partial window "
     "averaged over the frames it has; pooled rows therefore sum to about 1/stride, not 1",
 )
@@ -224,7 +224,7 @@ def _paper_style_to_mmsa(sample_id: str) -> str:
 
 def _valid_lengths(batch: dict) -> dict[str, int]:
     """Valid local positions per modality of a one-sample batch (text: words, no CLS/SEP)."""
-    return {"text": int(batch["text"][0, 1].sum()) - 2,  # EMT's text length (facts 8)
+    return {"text": int(batch["text"][0, 1].sum()) - 2,  # EMT's text length (docs/model.md#text-encoder)
             "audio": int(batch["audio_lengths"][0]), "video": int(batch["vision_lengths"][0])}
 
 
@@ -248,7 +248,7 @@ def sample_attention(model, dataset_split: MMSADataset, sample_id: str | None = 
                      model_incomplete=None) -> dict:
     """G <- local cross-attention of one sample, complete and incomplete views (paper Fig. 12).
 
-    ASSUMPTION (facts 8): the last fusion layer (`layer=-1`) with the heads averaged
+    ASSUMPTION (docs/model.md#attention-maps): the last fusion layer (`layer=-1`) with the heads averaged
     (`head=None`); the paper states neither. Maps are post-softmax, pre-dropout, in eval mode,
     for a one-sample batch, cut to the sample's valid positions (text: the CLS-less word pieces
     without [SEP], as EMT's local text sequence; audio/vision: the real lengths). Audio and vision
@@ -351,7 +351,7 @@ def figure12_data(spec_complete: RunSpec | None, spec_incomplete: RunSpec,
 
     DECISION: with `spec_complete=None` (the default) both panels come from ONE model, the
     EMT-DLFR run of `spec_incomplete` (missing rate 0.5 in the paper), evaluated on the complete
-    view and on the 0.5-masked view of the same sample: facts 8 reads "the complete view and the
+    view and on the 0.5-masked view of the same sample: docs/model.md#attention-maps reads the caption as "the complete view and the
     0.5-masked view of MOSI test sample jUzDDGyPkXU$_$27", and EMT-DLFR runs both views of every
     sample anyway. Given a `spec_complete` (e.g. method 'emt' at rate 0, the complete setting),
     panel (a) comes from that model's complete view and panel (b) from the `spec_incomplete`

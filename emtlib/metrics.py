@@ -1,10 +1,10 @@
 """Evaluation metrics of MOSI/MOSEI and CH-SIMS, and AUILC (paper eq. 17).
 
-The metric definitions follow the released code exactly (implementation facts, section 6,
+The metric definitions follow the released code exactly (docs/metrics.md,
 official `utils/metricsTop.py`). One difference is deliberate: the released code rounds
 MOSI/MOSEI metrics to 4 decimals; here every value is returned UNROUNDED, and rounding
 is left to `round_for_display`. `auilc` is the plain trapezoid of eq. 17; `auilc_official`
-reproduces the released `run_once.py` number, roundings included (facts section 6 "AUILC").
+reproduces the released `run_once.py` number, roundings included (docs/metrics.md#auilc).
 
 Numerical notes:
 - Thresholds, clipping, rounding and binning are applied in each input's own floating
@@ -42,13 +42,13 @@ _OFFICIAL_SIMS: dict[str, str] = {
     "acc2": "Mult_acc_2", "f1": "F1_score",
 }
 
-# CH-SIMS right-closed bin edges (lo, hi] (facts section 6, `__eval_sims_regression`).
+# CH-SIMS right-closed bin edges (lo, hi] (docs/metrics.md#sims, `__eval_sims_regression`).
 SIMS_EDGES_ACC2: tuple[float, ...] = (-1.01, 0.0, 1.01)
 SIMS_EDGES_ACC3: tuple[float, ...] = (-1.01, -0.1, 0.1, 1.01)
 SIMS_EDGES_ACC5: tuple[float, ...] = (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01)
 
 # Missing-rate grids. The released code (and the paper's figures) start at 0.0; the
-# captions of Tables 6-7 say {0.1, ..., 1.0} / {0.1, ..., 0.5} (facts section 6, 9).
+# captions of Tables 6-7 say {0.1, ..., 1.0} / {0.1, ..., 0.5} (docs/metrics.md#auilc, docs/paper-vs-code.md#auilc-grid).
 RATES_MOSI_MOSEI: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(11))
 RATES_SIMS: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(6))
 RATES_CAPTION_MOSI_MOSEI: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(1, 11))
@@ -69,7 +69,7 @@ def _check_dataset(dataset: object) -> str:
 
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """Flatten an array, list or torch tensor to 1-D numpy, keeping float32/float64 dtypes."""
-    if hasattr(x, "detach"):  # torch tensor: facts section 6 `.view(-1).cpu().detach().numpy()`
+    if hasattr(x, "detach"):  # torch tensor: as the released metrics do, `.view(-1).cpu().detach().numpy()`
         t = x.detach().cpu()
         try:
             x = t.numpy()
@@ -175,7 +175,7 @@ def _bin_right_closed(x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 
 def _mosi_mosei(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Released `__eval_mosei_regression` without the final 4-decimal rounding (facts 6)."""
+    """Released `__eval_mosei_regression` without the final 4-decimal rounding (docs/metrics.md#rounding)."""
     p64, t64 = pred.astype(np.float64), true.astype(np.float64)
     out: dict[str, float] = {
         "mae": float(np.mean(np.abs(p64 - t64))),  # unclipped
@@ -200,7 +200,7 @@ def _mosi_mosei(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 def _sims(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Released `__eval_sims_regression` (facts 6): clip both to [-1, 1], bins (lo, hi]."""
+    """Released `__eval_sims_regression` (docs/metrics.md#sims): clip both to [-1, 1], bins (lo, hi]."""
     p = np.clip(pred, -1.0, 1.0)
     t = np.clip(true, -1.0, 1.0)
     p2, t2 = _bin_right_closed(p, SIMS_EDGES_ACC2), _bin_right_closed(t, SIMS_EDGES_ACC2)
@@ -237,7 +237,7 @@ def regression_metrics(dataset: str, y_pred: Any, y_true: Any) -> dict[str, floa
 
 
 def official_names(dataset: str) -> dict[str, str]:
-    """Map our metric keys to the released code's key names (facts section 6)."""
+    """Map our metric keys to the released code's key names (docs/metrics.md)."""
     name = _check_dataset(dataset)
     table = _OFFICIAL_SIMS if name == "sims" else _OFFICIAL_MOSI_MOSEI
     return {k: table[k] for k in METRIC_KEYS[name]}
@@ -294,7 +294,7 @@ def auilc(rates: Any, values: Any) -> float:
 
 
 def auilc_official(rates: Any, seed_mean_values: Any) -> float:
-    """AUILC exactly as the released `run_once.py` computes it (facts section 6 "AUILC").
+    """AUILC exactly as the released `run_once.py` computes it (docs/metrics.md#auilc).
 
     `seed_mean_values` are the per-rate seed means of one metric as fractions (e.g. 0.8123;
     MAE 0.72). Each is x100 and rounded to 2 decimals, the trapezoid uses the constant grid

@@ -31,7 +31,7 @@ SMOKE_RATES = (0.0, 0.5)
 """Missing rates of the smoke profile (the paper's grid is `emtlib.metrics.rate_grid`)."""
 PAPER_SEEDS = {"incomplete": (111, 1111, 11111), "complete": (1111, 1112, 1113, 1114, 1115)}
 """Released seeds for the incomplete setting (3 runs); the complete setting's 5 runs use MMSA's
-default seeds, since the paper does not give them (facts 4)."""
+default seeds, since the paper does not give them (docs/training.md#seeds-and-determinism)."""
 SCALING_VALUES = {"paper": (tuple(range(2, 9)), (25, 50, 100, 200, 400, 800)),
                   "smoke": ((2, 3, 4, 6, 8), (25, 50, 100, 200))}
 """Notebook 03's numbers of modalities M and sequence lengths T, per profile."""

@@ -1,6 +1,6 @@
 """The numbers reported in the EMT-DLFR paper (Sun et al., IEEE TAC 2023), as data.
 
-Source: `shared/paper/000_e0c9fe87f18cf6b4.txt` (a text extraction of the PDF). The result
+Source: the paper's text (a text extraction of the PDF, not kept in the repository). The result
 tables are kept below as the rows printed in the paper (tab-separated, bold markup removed)
 and parsed on import, so each number can be checked against the text by eye.
 
@@ -8,7 +8,7 @@ Units (exactly as printed):
 - accuracies and F1 (`acc*`, `f1*`) in percent, e.g. 85.5;
 - MAE and Corr as plain numbers, e.g. 0.705;
 - Tables 6, 7 and 9 are AUILCs (paper eq. 17) of each metric over the missing-rate grid. The
-  paper prints the MAE/Corr AUILC divided by 100 (e.g. 1.106 for 110.6; facts section 6), which
+  paper prints the MAE/Corr AUILC divided by 100 (e.g. 1.106 for 110.6; docs/metrics.md#auilc), which
   is the same number as the trapezoid of the MAE/Corr *fractions*; the accuracy AUILCs are on
   the percent scale (trapezoid of percents). So `metrics.auilc` applied to a run's fractions,
   followed by `to_paper_units`, gives the paper's units; `auilc_official` values (x100 scale)
@@ -45,11 +45,11 @@ API
 - Constants: `N_RUNS`, `TABLE8_SETUP`, `DISPLAY_NAME`, `TABLE1`, `TABLE2_ALL_REPORTED`,
   `TEXT_FACTS`.
 
-Notes on the source (see also facts section 9):
+Notes on the source (see also docs/paper-vs-code.md):
 - Number of runs averaged: complete setting 5 (Tables 4-5), incomplete setting 3 (Tables 6-7,
   paper 4.4); Table 8's cost numbers are means of 5 runs (batch size 32, one V100 32GB).
 - The captions of Tables 6/7 say the AUILC is computed over missing rates {0.1, ..., 1.0} /
-  {0.1, ..., 0.5}; the released code and the figures start at 0.0 (facts section 6). The
+  {0.1, ..., 0.5}; the released code and the figures start at 0.0 (docs/metrics.md#auilc). The
   captions also misspell AUILC as "AUJLC".
 - Table 2: MOSEI "All = 23453" is not the sum of its splits (16326 + 1871 + 4659 = 22856);
   MOSI (2199) and CH-SIMS (2281) add up.

@@ -9,8 +9,8 @@
     proc.end_epoch(valid_terms)                                          schedulers on the valid key
 
 EMT / EMT-DLFR keep the released protocol (`emtlib.train`; `EMTProcedure` wraps it unchanged).
-The baselines follow their original trainers (facts section 7), all on the INCOMPLETE view for
-training, validation and test (facts 7.0):
+The baselines follow their original trainers (docs/baselines.md), all on the INCOMPLETE view for
+training, validation and test (docs/baselines.md#protocol-in-the-incomplete-setting):
 
     method    optimiser(s)                        epoch                                      clip               scheduler
     tfn, lmf  module.make_optimizer               zero/backward/step per batch               -                  -
@@ -29,7 +29,7 @@ training, validation and test (facts 7.0):
 Accumulation follows the released counters (`accumulation_step_schedule`): gradients of
 `update_epochs` batches are summed before a step and a trailing partial group is thrown away.
 Validation key ('loss' in the valid terms) is the task loss of the prediction: L1, MSE for MISA
-(facts 7.1); early stopping uses each preset's `early_stop` (TFR-Net 6, the others 8).
+(docs/baselines.md#shared-mechanics); early stopping uses each preset's `early_stop` (TFR-Net 6, the others 8).
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def accumulation_step_schedule(n_batches: int, update_epochs: int, double_step: 
     A counter starts at `update_epochs`; `zero_grad` runs when it equals `update_epochs`; each batch
     decrements it; at 0 a step runs and the counter resets. The step after the batch loop only fires
     when the counter is 0, which never happens, so the batches of a trailing partial group are
-    thrown away by the next epoch's zero_grad (facts 4). With `double_step` every batch also steps
+    thrown away by the next epoch's zero_grad (docs/training.md#gradient-accumulation). With `double_step` every batch also steps
     once (with the still-accumulating gradient), so the boundary batch steps twice and the trailing
     partial group still takes its per-batch steps.
     """
@@ -191,7 +191,7 @@ class AccumulatingProcedure(Procedure):
             for _ in range(steps):
                 opt.step()
             sums.add(_floats(terms))
-        opt.zero_grad(set_to_none=True)  # a trailing partial group is thrown away (facts 4)
+        opt.zero_grad(set_to_none=True)  # a trailing partial group is thrown away (docs/training.md#gradient-accumulation)
         return sums.means()
 
 

@@ -1,6 +1,6 @@
 """fit / evaluate for EMT-DLFR, EMT and the baselines, reproducing the released training protocols.
 
-EMT-DLFR and EMT (facts section 4):
+EMT-DLFR and EMT (docs/training.md):
 
 - Adam (coupled L2 weight decay) with five parameter groups: text-encoder weights, text-encoder
   biases and LayerNorms (no decay), audio subnet, video subnet, everything else.
@@ -11,7 +11,7 @@ EMT-DLFR and EMT (facts section 4):
 - The best checkpoint is restored, then the test split is scored from the incomplete-view
   prediction `pred_m`.
 
-The baselines (tfn, lmf, mult, misa, self_mm, mmim, tfr_net; facts section 7) run through the
+The baselines (tfn, lmf, mult, misa, self_mm, mmim, tfr_net; docs/baselines.md) run through the
 same `fit`: their per-method mechanics (optimisers, accumulation, clipping, schedulers, Self-MM's
 label generation, MMIM's two stages, TFR-Net's generation loss from epoch 2, the double-step
 quirk) are in `emtlib.procedures`; `fit` asks `make_procedure` for the run's procedure and
@@ -105,7 +105,7 @@ class EMTProcedure(Procedure):
         self.key = selection_key(cfg)
 
     def make_optimization(self):
-        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train))]  # facts 4
+        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train))]  # docs/training.md#optimizer
         return self.optimizers, []
 
     def train_epoch(self, loader, epoch: int, desc: str = "") -> dict:
@@ -166,8 +166,8 @@ class FitResult:
 
 
 def selection_key(cfg: ExperimentConfig) -> str:
-    """The validation term that selects the checkpoint (facts 4; complete setting: its L1; a
-    baseline: 'loss' = its validation task loss, L1 or MISA's MSE, facts 7.1)."""
+    """The validation term that selects the checkpoint (docs/training.md#early-stopping-and-model-selection; complete setting: its L1; a
+    baseline: 'loss' = its validation task loss, L1 or MISA's MSE, docs/baselines.md#shared-mechanics)."""
     if cfg.is_baseline:
         return "loss"
     return "loss_pred_m" if cfg.method == "emt" else cfg.train.key_eval
@@ -186,7 +186,7 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, pretrained_text=pretrained_text).to(device)
         proc = make_procedure(cfg, model, device, datasets["train"].labels["labels"])
-        proc.make_optimization()  # EMT: Adam with the five groups of facts 4; MMIM re-initialises
+        proc.make_optimization()  # EMT: Adam with the five groups of docs/training.md#optimizer; MMIM re-initialises
         loaders = {s: make_loader(ds, batch_size, shuffle=(s == "train"), seed=cfg.seed,
                                   num_workers=tc.num_workers, drop_last=(s == "train" and drop_last))
                    for s, ds in datasets.items()}

@@ -19,7 +19,7 @@
 #
 # The dataset as emtlib reads it: split sizes and sentiment classes next to the paper's
 # Table 2, the feature shapes, the label distributions, and what the missing-view protocol does
-# to one sample (implementation facts, section 2).
+# to one sample (docs/missing-views.md).
 
 # %% tags=["parameters"]
 dataset = "mosi"          # mosi | mosei | sims

@@ -1,4 +1,4 @@
-"""Tests of emtlib.metrics against numbers worked out by hand (facts section 6, paper eq. 17)."""
+"""Tests of emtlib.metrics against numbers worked out by hand (docs/metrics.md, paper eq. 17)."""
 from __future__ import annotations
 
 import math

@@ -62,7 +62,7 @@ class _Shapes(_Common):
 
 @dataclass
 class TFNHParams(_Shapes):
-    """TFN (facts 7.2). Order conventions of the original: hidden dims (t, a, v)."""
+    """TFN (docs/baselines.md#tfn). Order conventions of the original: hidden dims (t, a, v)."""
 
     text_hidden: int = 128
     """Hidden size of the text LSTM."""
@@ -92,7 +92,7 @@ class TFNHParams(_Shapes):
 
 @dataclass
 class LMFHParams(_Shapes):
-    """LMF (facts 7.3). text_out = text_hidden // 2 as coded."""
+    """LMF (docs/baselines.md#lmf). text_out = text_hidden // 2 as coded."""
 
     text_hidden: int = 128
     """Hidden size of the text LSTM (its output width is text_hidden // 2)."""
@@ -124,7 +124,7 @@ class LMFHParams(_Shapes):
 
 @dataclass
 class MulTHParams(_Shapes):
-    """MulT (facts 7.4). Attention dropout of a cross-modal encoder is chosen by its KEY modality."""
+    """MulT (docs/baselines.md#mult). Attention dropout of a cross-modal encoder is chosen by its KEY modality."""
 
     d_model: int = 40
     """d: width of the cross-modal encoders (memory encoders use 2d)."""
@@ -179,7 +179,7 @@ class MulTHParams(_Shapes):
 
 @dataclass
 class TFRNetHParams(_Shapes):
-    """TFR-Net (facts 7.8). Attention dropout of a cross-modal encoder is chosen by its KEY modality."""
+    """TFR-Net (docs/baselines.md#tfr-net). Attention dropout of a cross-modal encoder is chosen by its KEY modality."""
 
     d_model: int = 30
     """d: width of the intra-/cross-modal encoders; h_m has 3d channels."""
@@ -329,7 +329,7 @@ _TFR = {
     ("mmsa", "mosei"): dict(_TFR_MOSI_LIKE, batch_size=24, lr_bert=1e-5,
                             lr_other=2e-3, weight_gen_loss=(5e-6, 2e-6, 2e-5),
                             weight_sim_loss=5.0, final_heads=25),
-    # 25 heads do not divide SIMS's text length 39: MMSA's SIMS config fails as written (facts 7.8);
+    # 25 heads do not divide SIMS's text length 39: MMSA's SIMS config fails as written (docs/baselines.md#tfr-net);
     # TFRNet raises when built faithfully from this preset.
     ("mmsa", "sims"): dict(_TFR_SIMS, batch_size=16, lr_bert=1e-5,
                            lr_other=2e-3, weight_gen_loss=(1.0, 0.01, 1e-4),
@@ -340,7 +340,7 @@ _TFR = {
 # --------------------------------------------------------------------------------------------- MISA
 @dataclass
 class MISAHParams(_Common):
-    """MISA (facts 7.5)."""
+    """MISA (docs/baselines.md#misa)."""
 
     audio_dim: int = 5
     """D_a: audio feature size (= hidden size of the audio LSTMs)."""
@@ -393,7 +393,7 @@ _MISA_TFR_NET = {
 # ------------------------------------------------------------------------------------------ Self-MM
 @dataclass
 class SelfMMHParams(_Common):
-    """Self-MM (facts 7.6)."""
+    """Self-MM (docs/baselines.md#self-mm)."""
 
     audio_dim: int = 5
     """D_a: audio feature size."""
@@ -475,7 +475,7 @@ _SELF_MM_MMSA = {
 # --------------------------------------------------------------------------------------------- MMIM
 @dataclass
 class MMIMHParams(_Common):
-    """MMIM (facts 7.7); MMSA uses the same values for all three datasets."""
+    """MMIM (docs/baselines.md#mmim); MMSA uses the same values for all three datasets."""
 
     audio_dim: int = 5
     """D_a: audio feature size."""

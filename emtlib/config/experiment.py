@@ -72,7 +72,7 @@ def _probability(obj: Any, *names: str) -> None:
 
 @dataclass
 class ModelConfig(Serializable):
-    """Architecture of EMT-DLFR (facts section 3) and of its paper-only ablation variants."""
+    """Architecture of EMT-DLFR (docs/model.md) and of its paper-only ablation variants."""
 
     text_encoder: str = "bert-base-uncased"
     """Text encoder: a local directory, a Hugging Face name found in the local cache, or 'minilm'."""
@@ -169,7 +169,7 @@ class ModelConfig(Serializable):
 
 @dataclass
 class LossConfig(Serializable):
-    """Weights and forms of the loss terms (paper eq. 16, facts 3.16)."""
+    """Weights and forms of the loss terms (paper eq. 16, docs/training.md#total-loss)."""
 
     lambda_recon: float = 1.0
     """lambda_1: weight of low-level reconstruction (0 removes the term and the recon heads' work)."""
@@ -190,7 +190,7 @@ class LossConfig(Serializable):
 
 @dataclass
 class TrainConfig(Serializable):
-    """Optimisation and training-loop settings (facts section 4)."""
+    """Optimisation and training-loop settings (docs/training.md)."""
 
     batch_size: int = 32
     """Samples per batch."""
@@ -251,7 +251,7 @@ class DataConfig(Serializable):
     file_name: str | None = None
     """Pickle file name; None = the dataset's default (SIMS: the z-normalised file)."""
     missing_seeds: tuple[int, int, int] = (111, 1111, 11111)
-    """Seeds of the text / audio / vision missing masks (facts section 2)."""
+    """Seeds of the text / audio / vision missing masks (docs/missing-views.md#seeds)."""
     max_samples_per_split: int | None = None
     """Keep only the first N samples of every split (smoke runs); None = all."""
     synthetic_seed: int = 0

@@ -19,13 +19,13 @@ def _dataset_model_fields(dataset: str) -> dict:
 
 def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | None = None,
                  seed: int = 111, baseline_source: str | None = None) -> ExperimentConfig:
-    """The released configuration (official `config_regression.py` `__EMT_DLFR`, facts section 5).
+    """The released configuration (official `config_regression.py` `__EMT_DLFR`, docs/training.md#released-configuration).
 
     Where the release and paper Table 3 differ, the release wins and the comment names the
     paper's value. `method='emt'` is the complete setting: lambda_1 = lambda_2 = 0, rate 0.0,
-    selection on the validation L1 (the only loss left; facts section 4, an interpretation).
+    selection on the validation L1 (the only loss left; docs/training.md#complete-and-incomplete-settings, an interpretation).
 
-    A baseline method gets its released preset (facts section 7; `baseline_source` picks another
+    A baseline method gets its released preset (docs/baselines.md; `baseline_source` picks another
     source, see emtlib.config.baselines.SOURCES), `faithful_quirks` on, fp32 (amp off, as the originals ran), no
     epoch cap (its own early stopping), and model = loss = None.
     """

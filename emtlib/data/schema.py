@@ -1,4 +1,4 @@
-"""What an MMSA processed pickle looks like, per dataset (implementation facts 1.1-1.3).
+"""What an MMSA processed pickle looks like, per dataset (docs/data.md).
 
 One place holds the shapes, split sizes, label ranges and known hashes, so the reader,
 the validator, the synthetic generator and the tests agree by construction.
@@ -83,7 +83,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 
-# Special token ids, identical in the English and Chinese BERT vocabularies (facts 1.2).
+# Special token ids, identical in the English and Chinese BERT vocabularies (docs/data.md#text-layout).
 PAD_ID, UNK_ID, CLS_ID, SEP_ID = 0, 100, 101, 102
 
 

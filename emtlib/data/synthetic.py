@@ -1,7 +1,7 @@
 """A synthetic stand-in for the MMSA processed pickles, with cross-modal signal that can be learned.
 
 `make_synthetic(dataset, scale, seed)` returns a dict in exactly the layout of the released
-pickle of `dataset` (implementation facts 1.2-1.3; shapes, split sizes, label ranges and class
+pickle of `dataset` (docs/data.md; shapes, split sizes, label ranges and class
 proportions come from `emtlib.data.schema`). `write_synthetic` writes it as a pickle, plus the
 `<file>.synthetic.json` sidecar that tells `load_mmsa` the file is synthetic.
 
@@ -214,7 +214,7 @@ def split_sizes(dataset: str, scale: float = 1.0) -> tuple[int, int, int]:
 def make_synthetic(dataset: str, scale: float = 1.0, seed: int = 0) -> dict:
     """The synthetic stand-in of `dataset` in the MMSA processed-pickle layout.
 
-    Returns {'train', 'valid', 'test'} -> split dict (facts 1.2), with split sizes
+    Returns {'train', 'valid', 'test'} -> split dict (docs/data.md#top-level-structure), with split sizes
     `split_sizes(dataset, scale)`. Same (dataset, scale, seed), same arrays. See the module
     docstring for the generative model.
     """

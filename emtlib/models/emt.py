@@ -3,7 +3,7 @@
 Inputs are the projected local sequences H_m (B, T_m, d) with their key-padding masks and the
 projected utterance vectors stacked as G^[0] (B, 3, d), modality order (text, audio, video).
 
-OAGL (eq. 8, as released; facts 3.9). Per layer i and modality m:
+OAGL (eq. 8, as released; docs/model.md#fusion-layer-loop). Per layer i and modality m:
     H_m^[i+1] = MPU_{g->m}(H_m^[i], G^[i])          local promoted by the global context G
     G_m       = MPU_{m->g}(G^[i], H_m^[i])          G promoted by the OLD local sequence ('parallel')
                 MPU_{m->g}(G^[i], H_m^[i+1])        ... by the promoted one ('serial', paper 5.2.1)
@@ -23,7 +23,7 @@ OALL (eq. 7; paper only, our reading). Common message C^[0] = Concat_t(H_l, H_a,
     C^[i+1]   = Pool(C_l, C_a, C_v)                 position-wise over the three promoted copies
     g = [masked mean of the text | audio | video segments of C^[L]] (3d): C plays G's role.
 
-Sharing (paper 3.3.4, facts 3.11): `mpus[layer][unit][direction]`, built with `_clones` at the
+Sharing (paper 3.3.4, docs/model.md#hierarchical-sharing): `mpus[layer][unit][direction]`, built with `_clones` at the
 MPU (2 directions), modality (3 units: modalities for OAGL/OALL, pairs for OOLL) and layer level;
 one pool per layer, cloned with `layer_share`. All shared, OAGL at d=128: 478,337 parameters.
 
@@ -116,7 +116,7 @@ class EMT(nn.Module):
                              f"{len(masks)} masks")
         if self.fusion == "oagl" and G.shape[1] != self.M:
             raise ValueError(f"G must hold {self.M} global tokens (B, M, d), got shape {tuple(G.shape)}")
-        seqs = [self.pos_emb(x) for x in seqs]  # PE on local sequences only (facts 3.5)
+        seqs = [self.pos_emb(x) for x in seqs]  # PE on local sequences only (docs/model.md#positional-embedding)
         if return_attention and self.fusion != "oagl":
             raise ValueError(f"attention capture is defined for OAGL (G <- local, paper Fig. 12); "
                              f"model.fusion is {self.fusion!r}")

@@ -1,4 +1,4 @@
-"""EMT-DLFR (paper section 3, facts section 3): encoders, projections, EMT, prediction head,
+"""EMT-DLFR (paper section 3, docs/model.md): encoders, projections, EMT, prediction head,
 SimSiam projector/predictor (high-level attraction) and reconstruction heads (low-level).
 
 Forward contract, `model(batch, return_attention=False) -> dict`:
@@ -16,7 +16,7 @@ Forward contract, `model(batch, return_attention=False) -> dict`:
                        features cropped to the longest length in the batch); mask (B, T) bool
                        True at masked valid positions.
     'attention'  dict  only when asked (OAGL): modality -> list over layers of (B, heads, 3, T_m),
-                       the G <- local cross-attention of the primary view (facts 8);
+                       the G <- local cross-attention of the primary view (docs/model.md#attention-maps);
     'attention_complete'  the same for the complete view, when it runs.
 
 The complete view runs only when lambda_attr > 0; with lambda_attr = 0 and lambda_recon > 0 only
@@ -54,12 +54,12 @@ class ViewOutput:
 
 
 def simsiam_projector(n: int) -> nn.Sequential:
-    """p(.): Linear(n, n) -> BatchNorm1d(n, affine=False), no activation (facts 3.14)."""
+    """p(.): Linear(n, n) -> BatchNorm1d(n, affine=False), no activation (docs/model.md#simsiam)."""
     return nn.Sequential(nn.Linear(n, n), nn.BatchNorm1d(n, affine=False))
 
 
 def simsiam_predictor(n: int, hidden: int) -> nn.Sequential:
-    """q(.): Linear(n, hidden, no bias) -> BatchNorm1d -> ReLU -> Linear(hidden, n) (facts 3.14)."""
+    """q(.): Linear(n, hidden, no bias) -> BatchNorm1d -> ReLU -> Linear(hidden, n) (docs/model.md#simsiam)."""
     return nn.Sequential(nn.Linear(n, hidden, bias=False), nn.BatchNorm1d(hidden),
                          nn.ReLU(inplace=True), nn.Linear(hidden, n))
 
@@ -84,12 +84,12 @@ class EMTDLFR(nn.Module):
                                       cfg.a_lstm_layers, cfg.a_lstm_dropout)
         self.video_model = AuViSubNet(cfg.vision_dim, cfg.v_lstm_hidden, cfg.video_out,
                                       cfg.v_lstm_layers, cfg.v_lstm_dropout)
-        # one bias-free projection per modality, shared by sequence and utterance vector (facts 3.4)
+        # one bias-free projection per modality, shared by sequence and utterance vector (docs/model.md#projections)
         self.proj_text = nn.Linear(t_dim, d, bias=False)
         self.proj_audio = nn.Linear(cfg.audio_out, d, bias=False)
         self.proj_video = nn.Linear(cfg.video_out, d, bias=False)
         self.fusion = EMT(cfg)
-        head_in = t_dim + cfg.audio_out + cfg.video_out + 3 * d  # [h_l | h_a | h_v | g] (facts 3.13)
+        head_in = t_dim + cfg.audio_out + cfg.video_out + 3 * d  # [h_l | h_a | h_v | g] (docs/model.md#prediction-head)
         P = cfg.post_fusion_dim
         self.post_fusion = nn.Sequential(
             nn.Dropout(cfg.post_fusion_dropout), nn.Linear(head_in, P), nn.ReLU(inplace=True),
@@ -100,7 +100,7 @@ class EMTDLFR(nn.Module):
                     "video": (cfg.video_out, cfg.video_pred_dim)}
             self.projector = nn.ModuleDict({k: simsiam_projector(n) for k, (n, _) in dims.items()})
             self.predictor = nn.ModuleDict({k: simsiam_predictor(n, h) for k, (n, h) in dims.items()})
-        if self.use_recon:  # r(.) is one Linear (facts 3.15)
+        if self.use_recon:  # r(.) is one Linear (docs/model.md#reconstruction-heads)
             self.recon_text = nn.Linear(d, t_dim)
             self.recon_audio = nn.Linear(d, cfg.audio_dim)
             self.recon_video = nn.Linear(d, cfg.vision_dim)
@@ -193,7 +193,7 @@ class EMTDLFR(nn.Module):
 
     # ---- optimiser groups --------------------------------------------------------------------
     def parameter_groups(self, train: TrainConfig) -> list[dict]:
-        """The five Adam groups of the release (facts 4): BERT decay / no-decay, audio, video, other."""
+        """The five Adam groups of the release (docs/training.md#optimizer): BERT decay / no-decay, audio, video, other."""
         no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")
         bert = list(self.text_model.named_parameters())
         groups = [

@@ -1,4 +1,4 @@
-"""Building blocks of EMT as released (facts 3.3, 3.5-3.8, 3.10, 3.11).
+"""Building blocks of EMT as released (docs/model.md).
 
 Attention is written with explicit matmuls so `torch.utils.flop_counter.FlopCounterMode`
 counts its MACs, and it can hand back its post-softmax, pre-dropout probabilities on request.
@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 def _clones(module: nn.Module, n: int, share: bool) -> nn.ModuleList:
-    """n references to the SAME module when `share`, else n deep copies (identical init; facts 3.11)."""
+    """n references to the SAME module when `share`, else n deep copies (identical init; docs/model.md#hierarchical-sharing)."""
     if share:
         return nn.ModuleList([module for _ in range(n)])
     return nn.ModuleList([copy.deepcopy(module) for _ in range(n)])
@@ -27,7 +27,7 @@ def length_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 def sinusoid_table(n_pos: int, d: int) -> torch.Tensor:
-    """(n_pos, d) interleaved sinusoids: pe[p, 2i] = sin(p w_i), pe[p, 2i+1] = cos(p w_i) (facts 3.5)."""
+    """(n_pos, d) interleaved sinusoids: pe[p, 2i] = sin(p w_i), pe[p, 2i+1] = cos(p w_i) (docs/model.md#positional-embedding)."""
     pos = torch.arange(n_pos, dtype=torch.float32)[:, None]  # (n_pos, 1)
     inv = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))  # (ceil(d/2),)
     pe = torch.zeros(n_pos, d)
@@ -57,7 +57,7 @@ class PositionalEmbedding(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head attention, bias-free q/kv, biased output, key-padding mask only (facts 3.6)."""
+    """Multi-head attention, bias-free q/kv, biased output, key-padding mask only (docs/model.md#attention)."""
 
     def __init__(self, d: int, heads: int, dropout: float = 0.0):
         super().__init__()
@@ -83,14 +83,14 @@ class Attention(nn.Module):
             dots = dots.masked_fill(~key_mask[:, None, None, :], -torch.finfo(dots.dtype).max)
         attn = dots.softmax(dim=-1)
         if capture is not None:
-            capture.append(attn.detach())  # post-softmax, pre-dropout (facts 8)
+            capture.append(attn.detach())  # post-softmax, pre-dropout (docs/model.md#attention-maps)
         out = self.dropout(attn) @ v  # (B, h, Tq, dh)
         out = out.transpose(1, 2).reshape(B, Tq, h * dh)  # (B, Tq, d)
         return self.to_out(out)
 
 
 class FeedForward(nn.Module):
-    """GEGLU FFN: Linear(d, 2*mult*d) -> a * gelu(b) -> Linear(mult*d, d) -> Dropout (facts 3.7)."""
+    """GEGLU FFN: Linear(d, 2*mult*d) -> a * gelu(b) -> Linear(mult*d, d) -> Dropout (docs/model.md#feed-forward)."""
 
     def __init__(self, d: int, mult: int = 4, dropout: float = 0.0):
         super().__init__()
@@ -104,7 +104,7 @@ class FeedForward(nn.Module):
 
 
 class CrossSelfTransformer(nn.Module):
-    """One direction of an MPU, MPU_{n->m}(H_m, H_n) (paper eq. 5; pre-norm, facts 3.8).
+    """One direction of an MPU, MPU_{n->m}(H_m, H_n) (paper eq. 5; pre-norm, docs/model.md#mpu).
 
     x <- CA(LN_q(x), LN_c(c)) + x;  x <- SA(LN(x)) + x;  x <- FFN(LN(x)) + x.
     One instance has 330,112 parameters at d=128.
@@ -133,7 +133,7 @@ class AttentionPool(nn.Module):
     """Attention pooling over K candidates (eq. 9): softmax_k(v^T act(W x_k + b)) weighted sum.
 
     Input (B, K, n), output (B, n). For OAGL each candidate is a promoted context flattened to
-    n = 3d (one weight per modality, shared by its 3 tokens; facts 3.10).
+    n = 3d (one weight per modality, shared by its 3 tokens; docs/model.md#pooling).
     """
 
     def __init__(self, n: int, act: str = "tanh"):
@@ -182,7 +182,7 @@ def make_pool(kind: str, n: int, k: int, act: str = "tanh") -> nn.Module:
 
 
 class AuViSubNet(nn.Module):
-    """Audio/vision encoder (facts 3.3): packed LSTM; h_n -> dropout -> linear_1; sequence -> linear_1.
+    """Audio/vision encoder (docs/model.md#audio-and-vision-subnets): packed LSTM; h_n -> dropout -> linear_1; sequence -> linear_1.
 
     `linear_1` is an Identity when hidden == out (MOSEI, SIMS). The sequence is unpacked to the
     longest length in the batch; its padded rows are masked downstream.

@@ -35,7 +35,7 @@ def label_histograms(data, *, name: str | None = None,
 
 def missing_view(split: Mapping, index: int = 0, rates: Sequence[float] = (0.3, 0.5, 0.7), *,
                  name: str | None = None, results_dir: str | Path | None = None) -> Figure:
-    """Which positions of one sample the protocol removes at each rate (facts section 2).
+    """Which positions of one sample the protocol removes at each rate (docs/missing-views.md).
 
     One row per rate, one column per modality; a cell is kept (light), removed (dark) or padding
     (white). Masks come from `emtlib.data.make_missing` on the whole split, as in training.

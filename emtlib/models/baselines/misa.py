@@ -1,11 +1,11 @@
 """MISA: Modality-Invariant and -Specific Representations (Hazarika et al., ACM MM 2020), as run by MMSA.
 
-Sources read (facts 7.5, 8): MMSA `src/MMSA/models/singleTask/MISA.py` (model) and
+Sources read (docs/baselines.md#misa): MMSA `src/MMSA/models/singleTask/MISA.py` (model) and
 `src/MMSA/trains/singleTask/MISA.py` (losses, optimizer); TFR-Net repo `trains/baselines/MISA.py` (the same
 trainer with the `*_m` inputs switched in) and `config/config_regression.py` (missing-setting values).
 Written from those facts; no code was copied.
 
-Model, per sample (incomplete view: `text_m`, `audio_m`, `vision_m`, facts 7.0):
+Model, per sample (incomplete view: `text_m`, `audio_m`, `vision_m`, docs/baselines.md#protocol-in-the-incomplete-setting):
     u_t = masked mean of BERT(text_m) over the attention mask (CLS and SEP included)      (B, H_bert)
     u_a = [h1_fwd | h2_fwd | h1_bwd | h2_bwd]: BiLSTM1 -> LayerNorm -> BiLSTM2 finals   (B, 4 D_a)
     u_v = likewise over video                                                            (B, 4 D_v)

@@ -1,10 +1,10 @@
 """MMIM: MultiModal InfoMax (Han et al., EMNLP 2021), as run by MMSA.
 
-Sources read (facts 7.7): MMSA `src/MMSA/models/singleTask/MMIM.py` (model, MMILB, CPC) and
+Sources read (docs/baselines.md#mmim): MMSA `src/MMSA/models/singleTask/MMIM.py` (model, MMILB, CPC) and
 `src/MMSA/trains/singleTask/MMIM.py` (two stages, optimizers, memory). Written from those facts; no code
 was copied.
 
-Model (incomplete view `text_m`, `audio_m`, `vision_m`, facts 7.0):
+Model (incomplete view `text_m`, `audio_m`, `vision_m`, docs/baselines.md#protocol-in-the-incomplete-setting):
     t = BERT(text_m)[CLS]                                                      (B, H_bert)
     a = Linear([h_fwd | h_bwd] of BiLSTM(audio_m) packed by audio_lengths)      (B, d_aout)
     v = likewise for vision                                                     (B, d_vout)

@@ -3,7 +3,7 @@
 Sources (read for facts, rewritten): MMSA `models/singleTask/MULT.py` (the official EMT-DLFR
 `models/baselines/MULT.py` has the same model; the TFR-Net repo's copy too), official
 `trains/baselines/MULT.py`, MMSA `trains/singleTask/MULT.py`, official `config/config_regression.py`
-(__MULT). Facts: implementation-facts.md 7.0, 7.4. Encoder: transformer_encoder.py.
+(__MULT). Notes: docs/baselines.md#mult. Encoder: transformer_encoder.py.
 
     text_m (B, 3, L) --frozen BERT--> (B, L, 768) --dropout--> Conv1d(k_l, pad 0) --> X_l (L-k_l+1, B, d)
     audio_m (B, Ta, Da), padded back to T_a          --> Conv1d(k_a, pad 0) --> X_a (T_a-k_a+1, B, d)

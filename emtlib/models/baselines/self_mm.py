@@ -1,10 +1,10 @@
 """Self-MM: self-supervised multi-task multimodal sentiment analysis (Yu et al., AAAI 2021), as run by MMSA.
 
-Sources read (facts 7.6): MMSA `src/MMSA/models/multiTask/SELF_MM.py` (model) and
+Sources read (docs/baselines.md#self-mm): MMSA `src/MMSA/models/multiTask/SELF_MM.py` (model) and
 `src/MMSA/trains/multiTask/SELF_MM.py` (label generation, loss, optimizer). Written from those facts;
 no code was copied.
 
-Model (incomplete view `text_m`, `audio_m`, `vision_m`, facts 7.0):
+Model (incomplete view `text_m`, `audio_m`, `vision_m`, docs/baselines.md#protocol-in-the-incomplete-setting):
     t = BERT(text_m)[CLS]                                                     (B, H_bert)
     a = Linear(h_n of LSTM(audio_m) packed by audio_lengths)                   (B, audio_out)
     v = Linear(h_n of LSTM(vision_m) packed by vision_lengths)                 (B, video_out)
@@ -140,7 +140,7 @@ def self_mm_loss(outputs: dict, labels: dict) -> dict:
 
 
 class SelfMMLabelBank:
-    """Generated labels, feature memory and class centres of the whole train split (facts 7.6).
+    """Generated labels, feature memory and class centres of the whole train split (docs/baselines.md#self-mm).
 
     bank = SelfMMLabelBank(train_labels, dims={'M': 128, 'T': 32, 'A': 16, 'V': 32}, H=3.0)
     Labels start at the ground truth for every task. `indices` are positions in the train split

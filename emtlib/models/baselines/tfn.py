@@ -2,7 +2,7 @@
 
 Sources (read for facts, rewritten): MMSA `models/singleTask/TFN.py`, `models/subNets/FeatureNets.py`,
 `trains/singleTask/TFN.py`; TFR-Net repo `models/baselines/TFN.py`, `trains/baselines/TFN.py`
-(missing setting: BERT run frozen on `text_m`). Facts: implementation-facts.md 7.0, 7.2, 1.4.
+(missing setting: BERT run frozen on `text_m`). Notes: docs/baselines.md#tfn, docs/data.md#time-averaging-for-tfn-and-lmf.
 
     audio_m (B, Ta, Da) --time average over the FULL padded length T_a--> (B, Da) --SubNet--> z_a (B, h_a)
     vision_m                                   same                              --SubNet--> z_v (B, h_v)
@@ -13,7 +13,7 @@ Sources (read for facts, rewritten): MMSA `models/singleTask/TFN.py`, `models/su
 SubNet = BatchNorm1d -> Dropout -> 3 x (Linear + ReLU). TextSubNet = 1-layer LSTM over all L steps
 (no packing) -> final hidden state -> Dropout(0) -> Linear.
 
-Time averaging (facts 1.4): MMSA's `__normalize` averages audio and vision over the whole padded
+Time averaging (docs/data.md#time-averaging-for-tfn-and-lmf): MMSA's `__normalize` averages audio and vision over the whole padded
 axis, zeros included, i.e. sum / T_max, then sets NaN to 0. Batches here are cropped to the
 longest sequence of the batch; the padding is zeros, so the sum over the batch's time axis divided
 by preset.audio_len (resp. vision_len) equals the original value. T_max comes from the preset, not
@@ -21,7 +21,7 @@ the batch.
 
 Quirks of the original code:
 1. `Adam(list(model.parameters())[2:])` (MMSA and TFR-Net-repo trainers). NOT a bug in effect,
-   although it looks like one (facts 7.2 reads it as "the audio BatchNorm never trains", which is
+   although it looks like one (an earlier reading took it as "the audio BatchNorm never trains", which is
    wrong): `Module.parameters()` yields a module's OWN parameters before those of its children, so
    the first two are `output_range` and `output_shift`, the constant (requires_grad=False)
    Parameters of the output scaling, and `[2:]` drops exactly them. Everything else, the audio

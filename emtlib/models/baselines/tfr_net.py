@@ -3,7 +3,7 @@
 Sources (read for facts, rewritten): official EMT-DLFR `models/missingTask/TFR_NET/{model,alignment,
 generator,fusion}.py`, `trains/missingTask/TFR_NET.py`, `config/config_regression.py` (__TFR_Net);
 MMSA `models/missingTask/TFR_NET/*` (nearly identical; `num_temporal_head` heads in the final
-encoders). Facts: implementation-facts.md 7.0, 7.8. Encoder: transformer_encoder.py.
+encoders). Notes: docs/baselines.md#tfr-net. Encoder: transformer_encoder.py.
 
 Forward (incomplete view in, complete view only as reconstruction target):
 

@@ -3,7 +3,7 @@
 Source (read for facts, rewritten here): `models/subNets/transformers_encoder/transformer.py`,
 `multihead_attention.py` and `position_embedding.py` of the official EMT-DLFR repository (identical
 in MMSA `src/MMSA/models/subNets/transformers_encoder/`), which descend from fairseq via
-yaohungt/Multimodal-Transformer. Facts: implementation-facts.md 7.4 and 7.8.
+yaohungt/Multimodal-Transformer. Notes: docs/baselines.md#transformer-encoder.
 
 Layout is SEQUENCE-FIRST, as in the original: every tensor is (T, B, D). That matters for
 TFR-Net, whose final encoder is fed a (B, 3d, T) tensor, so that "time" is the batch axis.
@@ -45,7 +45,7 @@ import torch.nn.functional as F
 # ----------------------------------------------------------------------------- masks and positions
 
 def future_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
-    """(T_q, T_k) additive mask: -inf where key j > query i + |T_k - T_q|, else 0 (facts 7.4)."""
+    """(T_q, T_k) additive mask: -inf where key j > query i + |T_k - T_q|, else 0 (docs/baselines.md#transformer-encoder)."""
     full = torch.full((t_q, t_k), float("-inf"), device=device)
     return torch.triu(full, diagonal=1 + abs(t_k - t_q))
 
