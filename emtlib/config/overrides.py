@@ -27,7 +27,7 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | tuple[str, ...
 
     `apply_overrides(cfg, ["model.fusion=ooll", "loss.lambda_recon=0.5", "seed=3",
     "train.max_epochs=none", "data.missing_seeds=(1,2,3)"])`; for a baseline
-    `["baseline.learning_rate=1e-4", "baseline.faithful_quirks=false"]` (fields of the method's
+    `["baseline.lr=1e-4", "baseline.faithful_quirks=false"]` (fields of the method's
     hyperparameter dataclass). Unknown keys raise a ValueError listing the valid ones; the result
     is validated as a whole.
     """
