@@ -1,7 +1,9 @@
-"""Fidelity to the released model: identity projections and parameter counts.
+"""Fidelity to the released model: identity projections, parameter counts, and the checkpoint mapping.
 
 Parameter counts are derived here by per-layer arithmetic from the released hyperparameters
-(tests/fixtures/released_layout.py: PAPER) and checked against emtlib's models.
+(tests/fixtures/released_layout.py: PAPER), and checked against emtlib's models and against the
+hand-written released key layout. Checkpoints are exported under the released names and loaded
+back through the mapping; no file of the authors is needed.
 """
 from __future__ import annotations
 
@@ -11,10 +13,14 @@ import torch.nn as nn
 from transformers import BertConfig
 
 from emtlib.complexity import count_parameters, random_batch
-from emtlib.config import ExperimentConfig, LossConfig, ModelConfig, TrainConfig, paper_config
-from emtlib.models import build_model
+from emtlib.config import ExperimentConfig, LossConfig, ModelConfig, TrainConfig, apply_overrides, \
+    paper_config, smoke_config
+from emtlib.models import (CheckpointMismatch, build_model, export_released_state_dict,
+                           load_checkpoint, load_released_checkpoint)
 from emtlib.models.emt_dlfr import projection
-from tests.fixtures.released_layout import BERT, PAPER, PRED_HIDDEN
+from emtlib.models.released import (BERT_POSITION_IDS, POSITION_TABLE, checkpoint_format,
+                                    load_released_state_dict, read_state_dict)
+from tests.fixtures.released_layout import BERT, PAPER, PRED_HIDDEN, released_layout
 
 DATASETS = ("mosi", "mosei", "sims")
 COUNTS_BEFORE = {"mosi": 110_468_146, "mosei": 110_250_114, "sims": 102_722_402}  # Linear everywhere
@@ -70,7 +76,42 @@ def training_only_params(ds: str) -> int:
     return heads + linear(d, BERT["width"]) + linear(d, p["audio_dim"]) + linear(d, p["vision_dim"])
 
 
+def layout_inference_params(layout: dict) -> int:
+    """Distinct inference parameters of a released key layout with all sharing on."""
+    buffers = ("pos_embed.pe", "position_ids", "running_mean", "running_var", "num_batches_tracked")
+    training = ("projector", "predictor", "recon")
+    total = 0
+    for name, shape in layout.items():
+        bare = name.removeprefix("Model.")
+        if any(b in bare for b in buffers) or any(t in bare for t in training):
+            continue
+        if bare.startswith("fusion.mpus.") and not bare.startswith("fusion.mpus.0.0.0."):
+            continue  # the same MPU under another name
+        if bare.startswith("fusion.attn_pools.") and not bare.startswith("fusion.attn_pools.0."):
+            continue
+        total += torch.Size(shape).numel()
+    return total
+
+
 # ---- helpers -----------------------------------------------------------------------------------
+
+def outputs(model: nn.Module, batch: dict) -> list[torch.Tensor]:
+    """Every tensor of the forward contract, in a fixed order."""
+    def flat(x):
+        if torch.is_tensor(x):
+            return [x]
+        if isinstance(x, dict):
+            return [t for k in sorted(x) for t in flat(x[k])]
+        return [t for v in x for t in flat(v)] if isinstance(x, (list, tuple)) else []
+    with torch.no_grad():
+        return flat(model(batch))
+
+
+def max_output_difference(a: nn.Module, b: nn.Module, batch: dict) -> float:
+    oa, ob = outputs(a.eval(), batch), outputs(b.eval(), batch)
+    assert len(oa) == len(ob) > 0
+    return max((x.double() - y.double()).abs().max().item() for x, y in zip(oa, ob))
+
 
 def randomise_batchnorm_statistics(model: nn.Module, seed: int = 5) -> None:
     """Non-default running statistics, so that eval-mode outputs depend on them."""
@@ -154,3 +195,181 @@ def test_paper_parameter_counts_follow_from_the_layer_shapes(paper):
     assert COUNTS_BEFORE[ds] - COUNTS[ds] == (32 * 32 if ds == "sims" else 0)
     identity = {m for m in ("text", "audio", "video") if isinstance(getattr(model, f"proj_{m}"), nn.Identity)}
     assert identity == ({"video"} if ds == "sims" else set())
+
+
+def test_exporter_gives_the_released_key_layout(paper):
+    ds, cfg, model = paper
+    layout = released_layout(ds)
+    exported = export_released_state_dict(model)
+    assert set(exported) == set(layout)
+    assert {k: tuple(v.shape) for k, v in exported.items()} == layout
+    assert layout_inference_params(layout) == COUNTS[ds]
+
+
+# ---- 2-3. round trips ------------------------------------------------------------------------
+
+def test_paper_round_trip_gives_identical_outputs(paper):
+    ds, cfg, model = paper
+    torch.manual_seed(1)  # another initialisation for the model the checkpoint is loaded into
+    loaded = load_released_checkpoint(export_released_state_dict(model), cfg)
+    own, back = model.state_dict(), loaded.state_dict()
+    assert own.keys() == back.keys() and all(torch.equal(own[k], back[k]) for k in own)
+    batch = random_batch(cfg.model, batch_size=2, lengths=(12, 20, 15), seed=3)
+    diff = max_output_difference(model, loaded, batch)
+    print(f"{ds}: max |output difference| after the round trip = {diff}")
+    assert diff == 0.0
+
+
+@pytest.mark.parametrize("prefix", ["Model.", "module.Model.", ""])
+def test_smoke_round_trip_through_a_file(tmp_path, prefix):
+    cfg = smoke_config("mosi")
+    model = built(cfg)
+    path = tmp_path / "emt-dlfr-mosi-regression.pth"
+    torch.save(export_released_state_dict(model, prefix=prefix), path)
+    state = read_state_dict(path)
+    assert checkpoint_format(state) == "released"
+    loaded = load_released_checkpoint(path, cfg)
+    assert not loaded.training
+    assert max_output_difference(model, loaded, random_batch(cfg.model, 2, lengths=(9, 11, 13))) == 0.0
+    summary = load_released_state_dict(built(cfg, seed=2), state)
+    assert summary["prefix"] == prefix and summary["names"] == len(state)
+    assert summary["verified"] == [POSITION_TABLE, BERT_POSITION_IDS]
+
+
+def test_identity_projections_and_unshared_modules_round_trip(bert16):
+    for flags in ({}, {"mpu_share": False, "modality_share": False, "layer_share": False}):
+        cfg = tiny(bert16, **flags)
+        model = built(cfg)
+        state = export_released_state_dict(model, bert_position_ids=False)  # transformers >= 4.31
+        assert not any(".proj_text." in k or ".proj_video." in k for k in state)
+        loaded = load_released_checkpoint(state, cfg)
+        assert max_output_difference(model, loaded, tiny_batch(cfg)) == 0.0
+
+
+def test_a_shared_checkpoint_loads_into_an_unshared_configuration(bert16):
+    shared = built(tiny(bert16))
+    cfg = tiny(bert16, mpu_share=False, modality_share=False, layer_share=False)
+    loaded = load_released_checkpoint(export_released_state_dict(shared), cfg)
+    assert max_output_difference(shared, loaded, tiny_batch(cfg)) == 0.0
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+def test_checkpoint_from_another_configuration_lists_every_difference(bert16):
+    state = export_released_state_dict(built(tiny(bert16, video_out=12, fusion_layers=3)))
+    with pytest.raises(CheckpointMismatch) as e:
+        load_released_checkpoint(state, tiny(bert16))
+    msg = str(e.value)
+    assert "in the checkpoint, not in the model (127)" in msg  # 120 + 4 of the third layer, 3 video
+    for name in ("video_model.linear_1.weight", "proj_video.weight",
+                 "fusion.mpus.2.0.0.layers.0.0.fn.to_q.weight", "... and 115 more"):
+        assert name in msg
+    assert "shape mismatches, checkpoint vs model (8)" in msg
+    assert "Model.video_projector.net.0.weight: (12, 12) vs (16, 16)" in msg
+    assert "another configuration" in msg
+
+
+def test_paper_checkpoint_of_another_dataset_is_refused(bert16):
+    mosi_like = tiny(bert16, d_model=8, heads=2)  # text (16) and video (16) now projected
+    state = export_released_state_dict(built(mosi_like))
+    with pytest.raises(CheckpointMismatch) as e:
+        load_released_checkpoint(state, tiny(bert16))
+    msg = str(e.value)
+    assert "Model.proj_text.weight" in msg and "Model.fusion.pos_embed.pe: (1, 32, 8) vs (1, 32, 16)" in msg
+
+
+def test_tampered_position_table_is_an_error(bert16):
+    cfg = tiny(bert16)
+    state = export_released_state_dict(built(cfg))
+    state["Model." + POSITION_TABLE] = state["Model." + POSITION_TABLE].clone()
+    state["Model." + POSITION_TABLE][0, 3, 5] += 0.01
+    with pytest.raises(CheckpointMismatch, match=r"position table .* differs .* by up to 0\.01"):
+        load_released_checkpoint(state, cfg)
+    learned = dict(state, **{"Model." + POSITION_TABLE: torch.randn(1, 32, 16)})
+    with pytest.raises(CheckpointMismatch, match="learnable_pos_emb=true"):
+        load_released_checkpoint(learned, cfg)
+    # with a learnable table the released entry is a parameter, loaded as is
+    lcfg = tiny(bert16, learnable_pos_emb=True)
+    loaded = load_released_checkpoint(learned, lcfg)
+    assert torch.equal(loaded.fusion.pos_emb.pe, learned["Model." + POSITION_TABLE])
+
+
+def test_missing_and_unexpected_keys_are_named(bert16):
+    cfg = tiny(bert16)
+    state = export_released_state_dict(built(cfg))
+    del state["Model.post_fusion_layer_3.bias"], state["Model." + POSITION_TABLE]
+    state["Model.fusion.extra.weight"] = torch.zeros(2)
+    with pytest.raises(CheckpointMismatch) as e:
+        load_released_checkpoint(state, cfg)
+    msg = str(e.value)
+    assert "in the model, not in the checkpoint (2)" in msg
+    assert "post_fusion_layer_3.bias" in msg and POSITION_TABLE in msg
+    assert "in the checkpoint, not in the model (1)" in msg and "fusion.extra.weight" in msg
+
+
+def test_unshared_checkpoint_does_not_fit_a_shared_configuration(bert16):
+    unshared = tiny(bert16, mpu_share=False, layer_share=False)
+    model = built(unshared)
+    with torch.no_grad():
+        model.fusion.mpus[1][0][1].ff.w_in.bias.add_(1.0)  # the copies drift apart in training
+    with pytest.raises(CheckpointMismatch, match=r"different values under \d+ names that this "
+                                                 r"configuration shares .*mpu_share=True"):
+        load_released_checkpoint(export_released_state_dict(model), tiny(bert16))
+
+
+def test_bad_bert_position_ids_and_foreign_files(bert16, tmp_path):
+    cfg = tiny(bert16)
+    state = export_released_state_dict(built(cfg))
+    state["Model." + BERT_POSITION_IDS] = torch.zeros(1, 64, dtype=torch.long)
+    with pytest.raises(CheckpointMismatch, match="position ids"):
+        load_released_checkpoint(state, cfg)
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(CheckpointMismatch, match="expected a state dict"):
+        load_released_checkpoint(tmp_path / "list.pt", cfg)
+
+
+def test_architectures_the_release_does_not_build_are_refused(bert16):
+    for override, word in (({"fusion": "ooll"}, "model.fusion='ooll'"),
+                           ({"pooling": "average"}, "model.pooling='average'")):
+        with pytest.raises(ValueError, match=word):
+            export_released_state_dict(built(tiny(bert16, **override)))
+    emt = ExperimentConfig(method="emt", model=tiny(bert16).model,
+                           loss=LossConfig(lambda_recon=0, lambda_attr=0), train=TrainConfig(device="cpu"))
+    with pytest.raises(ValueError, match="method='emt'"):
+        load_released_checkpoint(export_released_state_dict(built(tiny(bert16))), emt)
+
+
+# ---- 4. the library side of the notebooks: emtlib checkpoints, evaluation, attention maps --------
+
+def test_emtlib_checkpoints_load_through_the_same_entry_point(bert16, tmp_path):
+    cfg = tiny(bert16)
+    model = built(cfg)
+    torch.save({"key": "abc", "state_dict": model.state_dict()}, tmp_path / "cache.pt")  # attention's blob
+    torch.save(model.state_dict(), tmp_path / "plain.pt")
+    for name in ("cache.pt", "plain.pt"):
+        assert checkpoint_format(read_state_dict(tmp_path / name)) == "emtlib"
+        assert max_output_difference(model, load_checkpoint(tmp_path / name, cfg), tiny_batch(cfg)) == 0.0
+    with pytest.raises(CheckpointMismatch, match="fusion.mpus.1.0.0.norm_q.weight"):
+        load_checkpoint(model.state_dict(), tiny(bert16, fusion_layers=1))
+
+
+@pytest.fixture(scope="module")
+def smoke_checkpoint(tmp_path_factory):
+    """A random smoke model of MOSI at rate 0.5 (6 samples a split) and its released-name file."""
+    cfg = apply_overrides(smoke_config("mosi", missing_rate=0.5), ["data.max_samples_per_split=6"])
+    model = built(cfg)
+    path = tmp_path_factory.mktemp("ckpt") / "emt-dlfr-mosi-regression.pth"
+    torch.save(export_released_state_dict(model), path)
+    return cfg, model, path
+
+
+def test_evaluate_checkpoint_scores_the_test_split(smoke_checkpoint, tmp_path):
+    from emtlib.models import evaluate_checkpoint
+    from emtlib.models.released import evaluate_model
+
+    cfg, model, path = smoke_checkpoint
+    direct = evaluate_model(model, cfg)
+    assert set(direct) >= {"mae", "corr", "acc2_has0"}
+    assert evaluate_checkpoint(path, cfg) == direct
+    torch.save(model.state_dict(), tmp_path / "emtlib.pt")
+    assert evaluate_checkpoint(tmp_path / "emtlib.pt", cfg, fmt="emtlib") == direct
