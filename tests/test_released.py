@@ -373,3 +373,18 @@ def test_evaluate_checkpoint_scores_the_test_split(smoke_checkpoint, tmp_path):
     assert evaluate_checkpoint(path, cfg) == direct
     torch.save(model.state_dict(), tmp_path / "emtlib.pt")
     assert evaluate_checkpoint(tmp_path / "emtlib.pt", cfg, fmt="emtlib") == direct
+
+
+def test_attention_maps_from_a_checkpoint_path(smoke_checkpoint):
+    import numpy as np
+
+    from emtlib.attention import checkpoint_attention, sample_attention
+    from emtlib.train import load_data, make_datasets
+
+    cfg, model, path = smoke_checkpoint
+    att = checkpoint_attention(path, cfg, pool_stride=1)
+    ref = sample_attention(model, make_datasets(load_data(cfg), cfg)["test"], pool_stride=1)
+    assert att["split"] == "test" and att["id"] == ref["id"]
+    for view in ("complete", "incomplete"):
+        for m in ("text", "audio", "video"):
+            np.testing.assert_array_equal(att[view][m], ref[view][m])
