@@ -388,3 +388,19 @@ def test_attention_maps_from_a_checkpoint_path(smoke_checkpoint):
     for view in ("complete", "incomplete"):
         for m in ("text", "audio", "video"):
             np.testing.assert_array_equal(att[view][m], ref[view][m])
+
+
+def test_cli_evaluate_checkpoint(smoke_checkpoint, tmp_path, capsys):
+    from emtlib.__main__ import build_parser, main
+
+    cfg, model, path = smoke_checkpoint
+    out = tmp_path / "converted.pt"
+    rc = main(["evaluate-checkpoint", "--checkpoint", str(path), "--dataset", "mosi", "--synthetic",
+               "--profile", "smoke", "--missing-rate", "0.5", "--set", "data.max_samples_per_split=6",
+               "--save-emtlib", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "loaded the released checkpoint" in text and "mae=" in text
+    saved = torch.load(out, weights_only=True)
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    sub = build_parser()._subparsers._group_actions[0].choices["evaluate-checkpoint"]
+    assert "module.Model" in sub.format_help() and "post_fusion_layer_1" in sub.format_help()
