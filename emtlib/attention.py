@@ -344,7 +344,7 @@ def sample_attention(model, dataset_split: MMSADataset, sample_id: str | None = 
 
 def checkpoint_attention(path, config, sample_id: str | None = None, split: str = "test",
                          fmt: str = "auto", **kwargs) -> dict:
-    """`sample_attention` of a released or emtlib checkpoint (file or state dict) on `split` of `config`'s data.
+    """`sample_attention` of a released or emtlib checkpoint (file or state dict) on `config`'s `split`.
 
     config: the ExperimentConfig the checkpoint was trained with (its data and missing rate give
         the split); fmt: 'auto', 'released' or 'emtlib' (emtlib.models.released.load_checkpoint).

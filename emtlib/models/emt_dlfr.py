@@ -54,7 +54,7 @@ class ViewOutput:
 
 
 def projection(width: int, d: int) -> nn.Module:
-    """A modality's projection to d: bias-free Linear(width, d), the identity when width == d (as released)."""
+    """A modality's projection to d: bias-free Linear(width, d); the identity when width == d, as released."""
     return nn.Identity() if width == d else nn.Linear(width, d, bias=False)
 
 

@@ -164,7 +164,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         blob = blob["state_dict"]
     if not isinstance(blob, dict) or not all(isinstance(k, str) and torch.is_tensor(v)
                                              for k, v in blob.items()):
-        found = "a dict with values other than tensors" if isinstance(blob, dict) else f"a {type(blob).__name__}"
+        found = ("a dict with values other than tensors" if isinstance(blob, dict)
+                 else f"a {type(blob).__name__}")
         raise CheckpointMismatch(f"{path}: expected a state dict (name -> tensor) saved with "
                                  f"torch.save, found {found}")
     return dict(blob)
