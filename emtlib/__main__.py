@@ -60,6 +60,27 @@ def _train(args) -> int:
     return 0
 
 
+def _evaluate_checkpoint(args) -> int:
+    import torch
+
+    from .models.released import checkpoint_format, evaluate_model, load_checkpoint, read_state_dict
+
+    cfg = train_config(args)
+    state = read_state_dict(args.checkpoint)
+    fmt = checkpoint_format(state) if args.format == "auto" else args.format
+    model = load_checkpoint(state, cfg, fmt)
+    print(f"loaded the {fmt} checkpoint {args.checkpoint} ({len(state)} names) into the "
+          f"{cfg.profile} {cfg.method} model of {cfg.dataset}")
+    if args.save_emtlib is not None:
+        args.save_emtlib.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), args.save_emtlib)
+        print(f"wrote the emtlib state dict to {args.save_emtlib}")
+    m = evaluate_model(model, cfg, args.split)
+    print(f"{args.split} split, missing rate {cfg.missing_rate:g}: "
+          + " ".join(f"{k}={v:.4f}" for k, v in m.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m emtlib",
@@ -98,6 +119,43 @@ def build_parser() -> argparse.ArgumentParser:
                         "baseline.lr=1e-4 (repeatable)")
     s.add_argument("--out", required=True, type=Path, help="result record (JSON) to write")
     s.set_defaults(func=_train)
+
+    s = sub.add_parser(
+        "evaluate-checkpoint",
+        help="load a checkpoint (the authors' released trainer or emtlib) and score a split",
+        description="Load a state dict saved by the authors' released EMT-DLFR trainer (names "
+                    "'Model.*', or 'module.Model.*' after DataParallel) or by emtlib, into the model "
+                    "of the given configuration, and print its metrics on a split.",
+        epilog="Released names are mapped onto emtlib's one by one (emtlib/models/released.py): "
+               "BERT under text_model.model, the MPUs' pre-norm blocks (layers.0.0/1/2 .fn/.norm) onto "
+               "cross_attn/self_attn/ff and their norms, attn_pools onto pools, <key>_projector/"
+               "_predictor.net onto projector/predictor[key], post_fusion_layer_1/2/3 onto "
+               "post_fusion. The saved sinusoidal position table and BERT's position ids are "
+               "verified, not loaded. Every tensor must match: missing, unexpected or "
+               "differently shaped names are reported together, and mean the checkpoint was "
+               "trained with another configuration (pass it with --profile / --set). Example: "
+               "python -m emtlib evaluate-checkpoint --checkpoint emt-dlfr-sims-regression.pth "
+               "--dataset sims --data ~/MMSA --missing-rate 0.5")
+    s.add_argument("--checkpoint", required=True, type=Path, help=".pth / .pt state dict to load")
+    s.add_argument("--format", default="auto", choices=["auto", "released", "emtlib"],
+                   help="whose names the checkpoint uses (auto: recognised from the names)")
+    s.add_argument("--method", default="emt_dlfr", choices=list(METHODS),
+                   help="the method the checkpoint was trained as (released: emt_dlfr)")
+    s.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, help="MMSA pickle or data root (see data/README.md)")
+    src.add_argument("--synthetic", action="store_true", help="use the synthetic stand-in")
+    s.add_argument("--missing-rate", type=float, default=0.0, help="missing rate p of the split")
+    s.add_argument("--seed", type=int, default=111,
+                   help="the config's seed (evaluation itself draws nothing random)")
+    s.add_argument("--profile", default="paper", choices=["paper", "smoke"],
+                   help="the configuration the checkpoint was trained with (released: paper)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field the checkpoint was trained with (repeatable)")
+    s.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    s.add_argument("--save-emtlib", type=Path, metavar="PATH",
+                   help="also write the loaded weights as an emtlib state dict")
+    s.set_defaults(func=_evaluate_checkpoint)
 
     s = sub.add_parser("normalize-sims", help="write unaligned_39_normalized.pkl beside unaligned_39.pkl")
     s.add_argument("--data", required=True, type=Path, help="unaligned_39.pkl or the data root")

@@ -11,6 +11,7 @@ shown per word piece, audio and vision average-pooled with stride 2 (the sample 
     att["complete"]["audio"]        # (3, ceil(T_a / 2)) pooled map, rows = the 3 global tokens
     att["tokens"]                   # word pieces of the text axis
     fig = figure12_data(None, RunSpec(missing_rate=0.5, ...))  # both panels, one model (default)
+    att = checkpoint_attention(path, config)  # from a checkpoint file, released or emtlib
 
 ASSUMPTIONS (docs/model.md#attention-maps: neither is stated by the paper or the release):
   - the LAST fusion layer is shown (`layer=-1`);
@@ -330,6 +331,24 @@ def sample_attention(model, dataset_split: MMSADataset, sample_id: str | None = 
         "missing_rate": dataset_split.missing_rate,
         "assumptions": ASSUMPTIONS,
     }
+
+
+def checkpoint_attention(path, config, sample_id: str | None = None, split: str = "test",
+                         fmt: str = "auto", **kwargs) -> dict:
+    """`sample_attention` of a released or emtlib checkpoint (file or state dict) on `config`'s `split`.
+
+    config: the ExperimentConfig the checkpoint was trained with (its data and missing rate give
+        the split); fmt: 'auto', 'released' or 'emtlib' (emtlib.models.released.load_checkpoint).
+    kwargs: `sample_attention`'s layer, pool_stride, head. The result also carries 'split'.
+    """
+    from .models.released import load_checkpoint
+    from .train import load_data, make_datasets
+
+    model = load_checkpoint(path, config, fmt)
+    data = make_datasets(load_data(config), config)[split]
+    out = sample_attention(model, data, sample_id, **kwargs)
+    out["split"] = split
+    return out
 
 
 # ---- Fig. 12 -------------------------------------------------------------------------------------

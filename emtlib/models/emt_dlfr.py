@@ -53,6 +53,12 @@ class ViewOutput:
     attention: dict | None
 
 
+def projection(width: int, d: int) -> nn.Module:
+    """A modality's projection to d: bias-free Linear(width, d); the identity when width == d, as
+    released."""
+    return nn.Identity() if width == d else nn.Linear(width, d, bias=False)
+
+
 def simsiam_projector(n: int) -> nn.Sequential:
     """p(.): Linear(n, n) -> BatchNorm1d(n, affine=False), no activation (docs/model.md#simsiam)."""
     return nn.Sequential(nn.Linear(n, n), nn.BatchNorm1d(n, affine=False))
@@ -84,10 +90,11 @@ class EMTDLFR(nn.Module):
                                       cfg.a_lstm_layers, cfg.a_lstm_dropout)
         self.video_model = AuViSubNet(cfg.vision_dim, cfg.v_lstm_hidden, cfg.video_out,
                                       cfg.v_lstm_layers, cfg.v_lstm_dropout)
-        # one bias-free projection per modality, shared by sequence and utterance vector (docs/model.md#projections)
-        self.proj_text = nn.Linear(t_dim, d, bias=False)
-        self.proj_audio = nn.Linear(cfg.audio_out, d, bias=False)
-        self.proj_video = nn.Linear(cfg.video_out, d, bias=False)
+        # one projection per modality, shared by sequence and utterance vector; the identity where
+        # the width is already d, e.g. SIMS video: video_out = d_model = 32 (docs/model.md#projections)
+        self.proj_text = projection(t_dim, d)
+        self.proj_audio = projection(cfg.audio_out, d)
+        self.proj_video = projection(cfg.video_out, d)
         self.fusion = EMT(cfg)
         head_in = t_dim + cfg.audio_out + cfg.video_out + 3 * d  # [h_l | h_a | h_v | g] (docs/model.md#prediction-head)
         P = cfg.post_fusion_dim
