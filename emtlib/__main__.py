@@ -37,7 +37,7 @@ def _normalize_sims(args) -> int:
 
 
 def run_spec(args):
-    """The train subcommand's flags as a RunSpec (a path on the command line is the shell's: taken
+    """The train / evaluate-checkpoint flags as a RunSpec (a path on the command line is the shell's: taken
     from the current directory)."""
     from .experiments import RunSpec
 
@@ -63,17 +63,18 @@ def _train(args) -> int:
 def _evaluate_checkpoint(args) -> int:
     import torch
 
-    from .models.released import checkpoint_format, evaluate_model, load_checkpoint, read_state_dict
+    from .files import atomic_write
+    from .models.released import checkpoint_format, load_checkpoint, read_state_dict
+    from .train import evaluate_model
 
-    cfg = train_config(args)
+    cfg = run_spec(args).config()
     state = read_state_dict(args.checkpoint)
     fmt = checkpoint_format(state) if args.format == "auto" else args.format
     model = load_checkpoint(state, cfg, fmt)
     print(f"loaded the {fmt} checkpoint {args.checkpoint} ({len(state)} names) into the "
           f"{cfg.profile} {cfg.method} model of {cfg.dataset}")
     if args.save_emtlib is not None:
-        args.save_emtlib.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), args.save_emtlib)
+        atomic_write(args.save_emtlib, lambda f: torch.save(model.state_dict(), f))
         print(f"wrote the emtlib state dict to {args.save_emtlib}")
     m = evaluate_model(model, cfg, args.split)
     print(f"{args.split} split, missing rate {cfg.missing_rate:g}: "

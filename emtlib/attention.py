@@ -342,7 +342,8 @@ def checkpoint_attention(path, config, sample_id: str | None = None, split: str 
     kwargs: `sample_attention`'s layer, pool_stride, head. The result also carries 'split'.
     """
     from .models.released import load_checkpoint
-    from .train import load_data, make_datasets
+    from .data import load_data
+    from .data.dataset import make_datasets
 
     model = load_checkpoint(path, config, fmt)
     data = make_datasets(load_data(config), config)[split]

@@ -85,6 +85,12 @@ def config_key(cfg: ExperimentConfig) -> str:
         d.get(section, {}).pop(name, None)
     if cfg.data.source == "mmsa":
         d["_data_file"] = _file_fingerprint(cfg)
+    if cfg.model is not None:
+        from .models.emt_dlfr import identity_projections
+
+        same = identity_projections(cfg.model)
+        if same:  # these models had a Linear there before projections followed the release
+            d["_identity_projections"] = list(same)
     text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 

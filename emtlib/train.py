@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 import warnings
 from collections import defaultdict
@@ -46,6 +47,7 @@ from .files import atomic_write
 from .losses import total_loss
 from .metrics import regression_metrics
 from .models import build_model
+from .models.released import load_checkpoint
 from .procedures import Procedure, autocast, make_baseline_procedure, to_device
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -255,3 +257,24 @@ def _single_sample_tail(n_train: int, batch_size: int) -> bool:
                   "one sample, which BatchNorm cannot train on: it is dropped in every epoch "
                   "(a different sample each epoch, as the order is shuffled)", stacklevel=3)
     return True
+
+
+# ---- trained weights from elsewhere --------------------------------------------------------
+
+def evaluate_model(model: torch.nn.Module, config: ExperimentConfig, split: str = "test") -> dict:
+    """Metrics of `model` on `split` of `config`'s data at its missing rate, from the incomplete view."""
+    datasets = make_datasets(load_data(config), config)
+    if split not in datasets:
+        raise ValueError(f"split {split!r}: expected one of {sorted(datasets)}")
+    device = resolve_device(config.train.device)
+    model = model.to(device)
+    loader = make_loader(datasets[split], run_batch_size(config), shuffle=False, seed=config.seed,
+                         num_workers=config.train.num_workers)
+    _, pred, y = evaluate(model, loader, config, device)
+    return regression_metrics(config.dataset, pred, y)
+
+
+def evaluate_checkpoint(path: str | os.PathLike | dict, config: ExperimentConfig, split: str = "test",
+                        fmt: str = "auto") -> dict:
+    """Metrics of a released or emtlib checkpoint on `split` of `config`'s data (see evaluate_model)."""
+    return evaluate_model(load_checkpoint(path, config, fmt), config, split)

@@ -100,3 +100,26 @@ def test_real_data_spec_needs_a_root_and_fails_with_the_loader_message(tmp_path)
         RunSpec(synthetic=False).config()
     with pytest.raises(FileNotFoundError, match="MOSI/Processed/unaligned_50.pkl"):
         config_key(RunSpec(synthetic=False, data_root=str(tmp_path)).config())
+
+
+# Keys written by emtlib before its config became a package (commit e1fb292): a record cached then
+# must be found now, unless the model it describes changed (CH-SIMS' identity video projection).
+KEYS_BEFORE_THE_CONFIG_PACKAGE = {
+    ("emt_dlfr", "mosi", "paper", 0.5): "f2f400165ae7",
+    ("emt_dlfr", "mosi", "smoke", 0.5): "9526dc16c422",
+    ("emt", "mosi", "paper", 0.0): "1eae2b88b45c",
+    ("emt_dlfr", "mosei", "paper", 0.5): "3a1310c891f3",
+    ("emt_dlfr", "sims", "smoke", 0.5): "80f9c42a938f",
+}
+
+
+@pytest.mark.parametrize("method,dataset,profile,rate", sorted(KEYS_BEFORE_THE_CONFIG_PACKAGE))
+def test_cache_keys_survive_the_refactor(method, dataset, profile, rate):
+    spec = RunSpec(method=method, dataset=dataset, profile=profile, missing_rate=rate)
+    assert config_key(spec.config()) == KEYS_BEFORE_THE_CONFIG_PACKAGE[method, dataset, profile, rate]
+
+
+def test_records_of_models_whose_projection_became_the_identity_are_not_reused():
+    before = "d508848196fa"  # SIMS paper config at rate 0.5: video_out = d_model = 32
+    cfg = RunSpec(method="emt_dlfr", dataset="sims", profile="paper", missing_rate=0.5).config()
+    assert config_key(cfg) != before

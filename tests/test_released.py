@@ -364,8 +364,7 @@ def smoke_checkpoint(tmp_path_factory):
 
 
 def test_evaluate_checkpoint_scores_the_test_split(smoke_checkpoint, tmp_path):
-    from emtlib.models import evaluate_checkpoint
-    from emtlib.models.released import evaluate_model
+    from emtlib.train import evaluate_checkpoint, evaluate_model
 
     cfg, model, path = smoke_checkpoint
     direct = evaluate_model(model, cfg)

@@ -7,15 +7,15 @@ from emtlib.config import ExperimentConfig
 
 from .emt import EMT, FusionOutput
 from .emt_dlfr import EMTDLFR, ViewOutput
-from .released import (CheckpointMismatch, evaluate_checkpoint, export_released_state_dict,
-                       load_checkpoint, load_released_checkpoint)
+from .released import (CheckpointMismatch, export_released_state_dict, load_checkpoint,
+                       load_released_checkpoint)
 from .text_encoder import (TextEncoderNotFound, build_text_encoder, resolve_text_encoder,
                            text_encoder_config)
 
 __all__ = ["build_model", "EMTDLFR", "EMT", "FusionOutput", "ViewOutput", "build_text_encoder",
            "resolve_text_encoder", "text_encoder_config", "TextEncoderNotFound",
            "load_released_checkpoint", "export_released_state_dict", "load_checkpoint",
-           "evaluate_checkpoint", "CheckpointMismatch"]
+           "CheckpointMismatch"]
 
 
 def build_model(config: ExperimentConfig, pretrained_text: bool = False,

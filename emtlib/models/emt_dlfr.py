@@ -34,6 +34,7 @@ from emtlib.config import LossConfig, ModelConfig, TrainConfig
 
 from .emt import EMT
 from .layers import AuViSubNet, length_to_mask
+from .text_encoder import text_encoder_config
 
 ATTRACTION_KEYS = ("gmc", "text", "audio", "video")
 
@@ -57,6 +58,13 @@ def projection(width: int, d: int) -> nn.Module:
     """A modality's projection to d: bias-free Linear(width, d); the identity when width == d, as
     released."""
     return nn.Identity() if width == d else nn.Linear(width, d, bias=False)
+
+
+def identity_projections(cfg: ModelConfig) -> tuple[str, ...]:
+    """The modalities whose projection is the identity: their width already equals d_model."""
+    widths = {"text": text_encoder_config(cfg.text_encoder).hidden_size, "audio": cfg.audio_out,
+              "video": cfg.video_out}
+    return tuple(m for m, w in widths.items() if w == cfg.d_model)
 
 
 def simsiam_projector(n: int) -> nn.Sequential:

@@ -304,26 +304,3 @@ def load_checkpoint(path: str | os.PathLike | dict, config: ExperimentConfig,
     else:
         load_emtlib_state_dict(model, state, source)
     return model.eval()
-
-
-def evaluate_model(model: nn.Module, config: ExperimentConfig, split: str = "test") -> dict:
-    """Metrics of `model` on `split` of `config`'s data at its missing rate, from the incomplete view."""
-    from emtlib.data import make_loader
-    from emtlib.metrics import regression_metrics
-    from emtlib.train import evaluate, load_data, make_datasets, resolve_device, run_batch_size
-
-    datasets = make_datasets(load_data(config), config)
-    if split not in datasets:
-        raise ValueError(f"split {split!r}: expected one of {sorted(datasets)}")
-    device = resolve_device(config.train.device)
-    model = model.to(device)
-    loader = make_loader(datasets[split], run_batch_size(config), shuffle=False, seed=config.seed,
-                         num_workers=config.train.num_workers)
-    _, pred, y = evaluate(model, loader, config, device)
-    return regression_metrics(config.dataset, pred, y)
-
-
-def evaluate_checkpoint(path: str | os.PathLike | dict, config: ExperimentConfig, split: str = "test",
-                        fmt: str = "auto") -> dict:
-    """Metrics of a released or emtlib checkpoint on `split` of `config`'s data (see evaluate_model)."""
-    return evaluate_model(load_checkpoint(path, config, fmt), config, split)
