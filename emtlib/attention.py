@@ -366,8 +366,12 @@ def split_for(spec: RunSpec, split: str = "test") -> MMSADataset:
 def figure12_data(spec_complete: RunSpec | None, spec_incomplete: RunSpec,
                   sample_id: str | None = None,
                   results_dir: str | os.PathLike = RESULTS_DIR, split: str = "test",
-                  layer: int = -1, pool_stride: int = 2, head: int | None = None) -> dict:
+                  layer: int = -1, pool_stride: int = 2, head: int | None = None,
+                  checkpoint: str | os.PathLike | None = None) -> dict:
     """The data of paper Fig. 12: one test sample's maps in the complete and incomplete views.
+
+    checkpoint: a trained model of `spec_incomplete`'s configuration (the authors' or emtlib's
+    state dict) to draw instead of training one; its record is then {'checkpoint': path}.
 
     DECISION: with `spec_complete=None` (the default) both panels come from ONE model, the
     EMT-DLFR run of `spec_incomplete` (missing rate 0.5 in the paper), evaluated on the complete
@@ -388,7 +392,13 @@ def figure12_data(spec_complete: RunSpec | None, spec_incomplete: RunSpec,
     if spec_incomplete.missing_rate <= 0:
         warnings.warn("spec_incomplete has missing rate 0: its 'incomplete' view equals the "
                       "complete one (the paper uses 0.5)", stacklevel=2)
-    model_inc, rec_inc = trained_model(spec_incomplete, results_dir)
+    if checkpoint is None:
+        model_inc, rec_inc = trained_model(spec_incomplete, results_dir)
+    else:
+        from .models.released import load_checkpoint
+
+        model_inc = load_checkpoint(checkpoint, run_config(spec_incomplete))
+        rec_inc = {"checkpoint": str(checkpoint)}
     data = split_for(spec_incomplete, split)
     if spec_complete is None:
         model_comp, rec_comp, mode, other = model_inc, rec_inc, "one_model", None

@@ -121,6 +121,22 @@ class Session:
         records = run_grid(specs, self.results_dir, progress=not self.smoke)
         return records, aggregate(records_frame(records))
 
+    def checkpoint_metrics(self, checkpoint: str | None, rates=None):
+        """Test metrics of a trained EMT-DLFR checkpoint (the authors' or emtlib's) at each missing
+        rate, one row per rate; None (with a note) when no checkpoint is given."""
+        if not checkpoint:
+            print("no checkpoint given: set the parameter `checkpoint` to a state dict saved by the "
+                  "authors' trainer or by emtlib to score it here")
+            return None
+        import pandas as pd
+
+        from .train import evaluate_checkpoint
+
+        path = str(resolve(checkpoint))
+        rows = {r: evaluate_checkpoint(path, self.spec("emt_dlfr", r).config())
+                for r in (self.rates() if rates is None else rates)}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("rate")
+
 
 def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = False,
           profile: str = "paper", device: str = "auto", text_encoder: str | None = None,

@@ -31,6 +31,7 @@ profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budg
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+checkpoint = None          # a trained EMT-DLFR state dict (the authors' trainer or emtlib) to look at
 
 # %%
 from emtlib.notebook import setup
@@ -67,3 +68,11 @@ fig
 # %% [markdown]
 # On the synthetic stand-in the absolute numbers say nothing about the paper's claims; the
 # tables show that the whole pipeline runs and how far a run lands from the printed rows.
+
+# %% [markdown]
+# A trained EMT-DLFR checkpoint, e.g. the authors' (parameter `checkpoint`; its names are mapped as
+# `emtlib.models.load_released_checkpoint` documents), scored on this session's test split at
+# complete data (rate 0):
+
+# %%
+S.checkpoint_metrics(checkpoint, rates=(0.0,))

@@ -30,6 +30,7 @@ profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budg
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+checkpoint = None          # a trained EMT-DLFR state dict (the authors' trainer or emtlib) to look at
 
 # %%
 from emtlib.notebook import setup
@@ -64,3 +65,11 @@ fig = plots.ablation_chart(agg, S.dataset, list(METHODS), kind="bar", rate="auil
                            title=f"AUILC on {S.dataset} (diamonds: the paper)",
                            name=f"02_auilc_{S.dataset}", results_dir=S.results_dir)
 fig
+
+# %% [markdown]
+# A trained EMT-DLFR checkpoint, e.g. the authors' (parameter `checkpoint`; its names are mapped as
+# `emtlib.models.load_released_checkpoint` documents), scored on this session's test split at
+# every missing rate of the protocol:
+
+# %%
+S.checkpoint_metrics(checkpoint, rates=None)

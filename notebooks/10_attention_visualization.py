@@ -19,7 +19,8 @@
 #
 # The cross-attention of the global multimodal context's three tokens (query) over each
 # modality's local features (key), for one test sample, in the complete view and at missing rate 0.5,
-# from one EMT-DLFR model trained at rate 0.5. Last fusion layer, heads averaged (an assumption: the
+# from one EMT-DLFR model trained at rate 0.5 (or the model in `checkpoint`, e.g. the authors'
+# trained one). Last fusion layer, heads averaged (an assumption: the
 # paper does not say which); audio and vision average-pooled with stride 2 as in the paper. On real
 # MOSI the sample is the paper's `jUzDDGyPkXU$_$27`.
 
@@ -31,6 +32,7 @@ profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budg
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+checkpoint = None          # a trained EMT-DLFR state dict (the authors' trainer or emtlib) to look at
 
 # %%
 from emtlib.notebook import setup
@@ -39,7 +41,8 @@ S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_
 # %%
 from emtlib import plots
 from emtlib.attention import figure12_data
-maps = figure12_data(None, S.spec("emt_dlfr", missing_rate=0.5), results_dir=S.results_dir)
+maps = figure12_data(None, S.spec("emt_dlfr", missing_rate=0.5), results_dir=S.results_dir,
+                     checkpoint=checkpoint)
 print(f"sample {maps['id']}: label {maps['label']:.2f}, prediction complete "
       f"{maps['pred_complete']:.2f}, at rate 0.5 {maps['pred_incomplete']:.2f}")
 

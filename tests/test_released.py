@@ -378,7 +378,8 @@ def test_attention_maps_from_a_checkpoint_path(smoke_checkpoint):
     import numpy as np
 
     from emtlib.attention import checkpoint_attention, sample_attention
-    from emtlib.train import load_data, make_datasets
+    from emtlib.data import load_data
+    from emtlib.data.dataset import make_datasets
 
     cfg, model, path = smoke_checkpoint
     att = checkpoint_attention(path, cfg, pool_stride=1)
@@ -403,3 +404,29 @@ def test_cli_evaluate_checkpoint(smoke_checkpoint, tmp_path, capsys):
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
     sub = build_parser()._subparsers._group_actions[0].choices["evaluate-checkpoint"]
     assert "module.Model" in sub.format_help() and "post_fusion_layer_1" in sub.format_help()
+
+
+def test_notebooks_score_and_draw_a_given_checkpoint(tmp_path, capsys):
+    """What notebooks 01/02 (`checkpoint_metrics`) and 10 (`figure12_data`) do with `checkpoint`."""
+    import numpy as np
+
+    from emtlib.attention import checkpoint_attention, figure12_data
+    from emtlib.notebook import Session
+    from emtlib.train import evaluate_checkpoint
+
+    S = Session("mosi", "smoke", True, None, "cpu", None, str(tmp_path))
+    assert S.checkpoint_metrics(None) is None and "no checkpoint given" in capsys.readouterr().out
+    spec = S.spec("emt_dlfr", 0.5)
+    path = tmp_path / "released.pth"
+    torch.save(export_released_state_dict(built(spec.config())), path)
+    table = S.checkpoint_metrics(str(path), rates=(0.0, 0.5))
+    assert list(table.index) == [0.0, 0.5]
+    for rate in (0.0, 0.5):
+        want = evaluate_checkpoint(path, S.spec("emt_dlfr", rate).config())
+        assert table.loc[rate].to_dict() == pytest.approx(want)
+    maps = figure12_data(None, spec, results_dir=tmp_path, checkpoint=path)
+    direct = checkpoint_attention(path, spec.config())
+    assert maps["records"]["incomplete"] == {"checkpoint": str(path)} and maps["id"] == direct["id"]
+    for m, a in direct["complete"].items():
+        np.testing.assert_array_equal(maps["complete"][m], a)
+    assert not list(tmp_path.glob("**/*.json"))  # nothing was trained
