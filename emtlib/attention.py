@@ -13,7 +13,7 @@ shown per word piece, audio and vision average-pooled with stride 2 (the sample 
     fig = figure12_data(None, RunSpec(missing_rate=0.5, ...))  # both panels, one model (default)
     att = checkpoint_attention(path, config)  # from a checkpoint file, released or emtlib
 
-ASSUMPTIONS (docs/model.md#attention-maps: neither is stated by the paper or the release):
+ASSUMPTIONS (neither is stated by the paper or the release; see docs/model.md#attention-maps):
   - the LAST fusion layer is shown (`layer=-1`);
   - the attention HEADS ARE AVERAGED (`head=None`).
 Both are parameters.
@@ -52,8 +52,10 @@ MODALITIES = ("text", "audio", "video")
 """Keys of the maps; 'video' is the dataset's 'vision'."""
 _DATA_KEY = {"text": "text", "audio": "audio", "video": "vision"}
 ASSUMPTIONS = (
-    "last fusion layer shown (layer=-1): the paper does not say which layer (docs/model.md#attention-maps)",
-    "attention heads averaged: the paper does not say whether heads were averaged (docs/model.md#attention-maps)",
+    "last fusion layer shown (layer=-1): the paper does not say which layer "
+    "(docs/model.md#attention-maps)",
+    "attention heads averaged: the paper does not say whether heads were averaged "
+    "(docs/model.md#attention-maps)",
     "audio/vision average-pooled with stride 2 in non-overlapping windows, a last partial window "
     "averaged over the frames it has; pooled rows therefore sum to about 1/stride, not 1",
 )
@@ -225,7 +227,8 @@ def _paper_style_to_mmsa(sample_id: str) -> str:
 
 def _valid_lengths(batch: dict) -> dict[str, int]:
     """Valid local positions per modality of a one-sample batch (text: words, no CLS/SEP)."""
-    return {"text": int(batch["text"][0, 1].sum()) - 2,  # EMT's text length (docs/model.md#text-encoder)
+    # text: EMT's text length (docs/model.md#text-encoder)
+    return {"text": int(batch["text"][0, 1].sum()) - 2,
             "audio": int(batch["audio_lengths"][0]), "video": int(batch["vision_lengths"][0])}
 
 
@@ -249,12 +252,12 @@ def sample_attention(model, dataset_split: MMSADataset, sample_id: str | None = 
                      model_incomplete=None) -> dict:
     """G <- local cross-attention of one sample, complete and incomplete views (paper Fig. 12).
 
-    ASSUMPTION (docs/model.md#attention-maps): the last fusion layer (`layer=-1`) with the heads averaged
-    (`head=None`); the paper states neither. Maps are post-softmax, pre-dropout, in eval mode,
-    for a one-sample batch, cut to the sample's valid positions (text: the CLS-less word pieces
-    without [SEP], as EMT's local text sequence; audio/vision: the real lengths). Audio and vision
-    are average-pooled with stride `pool_stride` (non-overlapping windows, the last partial window
-    averaged over what it has); text is never pooled.
+    ASSUMPTION (docs/model.md#attention-maps): the last fusion layer (`layer=-1`) with the heads
+    averaged (`head=None`); the paper states neither. Maps are post-softmax, pre-dropout, in eval
+    mode, for a one-sample batch, cut to the sample's valid positions (text: the CLS-less word
+    pieces without [SEP], as EMT's local text sequence; audio/vision: the real lengths). Audio and
+    vision are average-pooled with stride `pool_stride` (non-overlapping windows, the last partial
+    window averaged over what it has); text is never pooled.
 
     model: an EMT-DLFR or EMT model (OAGL fusion). Both views run through `model.encode_view`,
         the same computation `model(batch, return_attention=True)` does, also for method 'emt'
@@ -373,15 +376,15 @@ def figure12_data(spec_complete: RunSpec | None, spec_incomplete: RunSpec,
     checkpoint: a trained model of `spec_incomplete`'s configuration (the authors' or emtlib's
     state dict) to draw instead of training one; its record is then {'checkpoint': path}.
 
-    DECISION: with `spec_complete=None` (the default) both panels come from ONE model, the
-    EMT-DLFR run of `spec_incomplete` (missing rate 0.5 in the paper), evaluated on the complete
-    view and on the 0.5-masked view of the same sample: docs/model.md#attention-maps reads the caption as "the complete view and the
-    0.5-masked view of MOSI test sample jUzDDGyPkXU$_$27", and EMT-DLFR runs both views of every
-    sample anyway. Given a `spec_complete` (e.g. method 'emt' at rate 0, the complete setting),
-    panel (a) comes from that model's complete view and panel (b) from the `spec_incomplete`
-    model's incomplete view (the "two models" reading of the caption). Both models are trained
-    once and cached (`trained_model`). The sample and its masks come from `spec_incomplete`'s
-    split, so the masked positions are the ones the 0.5 model saw.
+    DECISION: with `spec_complete=None` (the default) both panels come from ONE model, the EMT-DLFR
+    run of `spec_incomplete` (missing rate 0.5 in the paper), evaluated on the complete view and on
+    the 0.5-masked view of the same sample: docs/model.md#attention-maps reads the caption as "the
+    complete view and the 0.5-masked view of MOSI test sample jUzDDGyPkXU$_$27", and EMT-DLFR runs
+    both views of every sample anyway. Given a `spec_complete` (e.g. method 'emt' at rate 0, the
+    complete setting), panel (a) comes from that model's complete view and panel (b) from the
+    `spec_incomplete` model's incomplete view (the "two models" reading of the caption). Both models
+    are trained once and cached (`trained_model`). The sample and its masks come from
+    `spec_incomplete`'s split, so the masked positions are the ones the 0.5 model saw.
 
     Returns `sample_attention`'s dict plus 'mode' ('one_model' | 'two_models'), 'records'
     ({'complete': record, 'incomplete': record}) and 'split'.

@@ -13,7 +13,8 @@ user data): a changed config never reuses an old record, and the same config ask
 notebooks (under different variant labels) is trained once.
 
 Aggregation follows the released `run_once.py`: per-rate means over seeds with the population
-standard deviation (`np.std`, ddof 0), and AUILC over the protocol's rate grid (docs/training.md#aggregation, docs/metrics.md#auilc).
+standard deviation (`np.std`, ddof 0), and AUILC over the protocol's rate grid
+(docs/training.md#aggregation, docs/metrics.md#auilc).
 """
 from __future__ import annotations
 
@@ -189,7 +190,8 @@ def auilc_frame(agg: pd.DataFrame, official: bool = True) -> pd.DataFrame:
         if official:
             value = auilc_official(rates, values)
             if metric in ("mae", "corr"):
-                value /= 100  # the paper prints MAE/Corr AUILC divided by 100 (docs/metrics.md#auilc)
+                # the paper prints MAE/Corr AUILC divided by 100 (docs/metrics.md#auilc)
+                value /= 100
         else:
             value = auilc(rates, values)
         rows.append({"dataset": ds, "method": method, "variant": variant, "metric": metric,

@@ -26,8 +26,8 @@ def task_loss(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Masked SmoothL1 (beta 1), summed and divided by (masked positions x feature dim + 1e-6).
 
-    pred, target (B, T, D); mask (B, T) bool, True at masked valid positions (docs/model.md#reconstruction-heads).
-    With no masked position (rate 0.0) the loss is exactly 0.
+    pred, target (B, T, D); mask (B, T) bool, True at masked valid positions
+    (docs/model.md#reconstruction-heads). With no masked position (rate 0.0) the loss is exactly 0.
     """
     m = mask.unsqueeze(-1).expand_as(pred).to(torch.float32)  # (B, T, D)
     p, t = pred.float() * m, target.float() * m
@@ -59,7 +59,8 @@ def attraction_terms(attraction: dict, kind: str) -> dict[str, torch.Tensor]:
 
 def total_loss(outputs: dict, batch: dict, loss_cfg: LossConfig,
                method: str | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training (and validation) objective of docs/training.md#total-loss, and its terms as floats.
+    """The training (and validation) objective (docs/training.md#total-loss) and its terms as
+    floats.
 
     Terms: 'loss_pred_m', and when active 'loss_pred', 'attr_<key>', 'loss_attr',
     'recon_<modality>', 'loss_recon', and always 'loss' (the total). With method 'emt' (complete

@@ -48,7 +48,8 @@ SIMS_EDGES_ACC3: tuple[float, ...] = (-1.01, -0.1, 0.1, 1.01)
 SIMS_EDGES_ACC5: tuple[float, ...] = (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01)
 
 # Missing-rate grids. The released code (and the paper's figures) start at 0.0; the
-# captions of Tables 6-7 say {0.1, ..., 1.0} / {0.1, ..., 0.5} (docs/metrics.md#auilc, docs/paper-vs-code.md#auilc-grid).
+# captions of Tables 6-7 say {0.1, ..., 1.0} / {0.1, ..., 0.5} (docs/metrics.md#auilc,
+# docs/paper-vs-code.md#auilc-grid).
 RATES_MOSI_MOSEI: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(11))
 RATES_SIMS: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(6))
 RATES_CAPTION_MOSI_MOSEI: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(1, 11))
@@ -69,7 +70,8 @@ def _check_dataset(dataset: object) -> str:
 
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """Flatten an array, list or torch tensor to 1-D numpy, keeping float32/float64 dtypes."""
-    if hasattr(x, "detach"):  # torch tensor: as the released metrics do, `.view(-1).cpu().detach().numpy()`
+    # torch tensor: as the released metrics do, `.view(-1).cpu().detach().numpy()`
+    if hasattr(x, "detach"):
         t = x.detach().cpu()
         try:
             x = t.numpy()
@@ -175,7 +177,8 @@ def _bin_right_closed(x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 
 def _mosi_mosei(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Released `__eval_mosei_regression` without the final 4-decimal rounding (docs/metrics.md#rounding)."""
+    """Released `__eval_mosei_regression` without the final 4-decimal rounding
+    (docs/metrics.md#rounding)."""
     p64, t64 = pred.astype(np.float64), true.astype(np.float64)
     out: dict[str, float] = {
         "mae": float(np.mean(np.abs(p64 - t64))),  # unclipped
@@ -200,7 +203,8 @@ def _mosi_mosei(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 def _sims(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Released `__eval_sims_regression` (docs/metrics.md#sims): clip both to [-1, 1], bins (lo, hi]."""
+    """Released `__eval_sims_regression` (docs/metrics.md#sims): clip both to [-1, 1],
+    bins (lo, hi]."""
     p = np.clip(pred, -1.0, 1.0)
     t = np.clip(true, -1.0, 1.0)
     p2, t2 = _bin_right_closed(p, SIMS_EDGES_ACC2), _bin_right_closed(t, SIMS_EDGES_ACC2)

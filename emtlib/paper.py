@@ -7,12 +7,12 @@ and parsed on import, so each number can be checked against the text by eye.
 Units (exactly as printed):
 - accuracies and F1 (`acc*`, `f1*`) in percent, e.g. 85.5;
 - MAE and Corr as plain numbers, e.g. 0.705;
-- Tables 6, 7 and 9 are AUILCs (paper eq. 17) of each metric over the missing-rate grid. The
-  paper prints the MAE/Corr AUILC divided by 100 (e.g. 1.106 for 110.6; docs/metrics.md#auilc), which
-  is the same number as the trapezoid of the MAE/Corr *fractions*; the accuracy AUILCs are on
-  the percent scale (trapezoid of percents). So `metrics.auilc` applied to a run's fractions,
-  followed by `to_paper_units`, gives the paper's units; `auilc_official` values (x100 scale)
-  go through `official_auilc_to_paper_units` instead.
+- Tables 6, 7 and 9 are AUILCs (paper eq. 17) of each metric over the missing-rate grid. The paper
+  prints the MAE/Corr AUILC divided by 100 (e.g. 1.106 for 110.6; docs/metrics.md#auilc), which is
+  the same number as the trapezoid of the MAE/Corr *fractions*; the accuracy AUILCs are on the
+  percent scale (trapezoid of percents). So `metrics.auilc` applied to a run's fractions, followed
+  by `to_paper_units`, gives the paper's units; `auilc_official` values (x100 scale) go through
+  `official_auilc_to_paper_units` instead.
 - Table 8: MACs in G (fusion module only), #Params in M, training time in s per epoch,
   GPU memory in GB; Table 9: #Params in M.
 A '-' in the paper (not reported) is NaN here.

@@ -29,7 +29,8 @@ training, validation and test (docs/baselines.md#protocol-in-the-incomplete-sett
 Accumulation follows the released counters (`accumulation_step_schedule`): gradients of
 `update_epochs` batches are summed before a step and a trailing partial group is thrown away.
 Validation key ('loss' in the valid terms) is the task loss of the prediction: L1, MSE for MISA
-(docs/baselines.md#shared-mechanics); early stopping uses each preset's `early_stop` (TFR-Net 6, the others 8).
+(docs/baselines.md#shared-mechanics); early stopping uses each preset's `early_stop` (TFR-Net 6,
+the others 8).
 """
 from __future__ import annotations
 
@@ -64,15 +65,15 @@ def _l1(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def accumulation_step_schedule(n_batches: int, update_epochs: int, double_step: bool
                                ) -> list[tuple[bool, int]]:
-    """Per batch of one epoch: (zero_grad before the batch's forward, number of optimizer.step() after
-    its backward), exactly as the original trainers do it.
+    """Per batch of one epoch: (zero_grad before the batch's forward, number of optimizer.step()
+    after its backward), exactly as the original trainers do it.
 
     A counter starts at `update_epochs`; `zero_grad` runs when it equals `update_epochs`; each batch
     decrements it; at 0 a step runs and the counter resets. The step after the batch loop only fires
     when the counter is 0, which never happens, so the batches of a trailing partial group are
-    thrown away by the next epoch's zero_grad (docs/training.md#gradient-accumulation). With `double_step` every batch also steps
-    once (with the still-accumulating gradient), so the boundary batch steps twice and the trailing
-    partial group still takes its per-batch steps.
+    thrown away by the next epoch's zero_grad (docs/training.md#gradient-accumulation). With
+    `double_step` every batch also steps once (with the still-accumulating gradient), so the
+    boundary batch steps twice and the trailing partial group still takes its per-batch steps.
     """
     if n_batches < 0 or update_epochs < 1:
         raise ValueError(f"need n_batches >= 0 and update_epochs >= 1, got {n_batches}, {update_epochs}")
@@ -191,7 +192,8 @@ class AccumulatingProcedure(Procedure):
             for _ in range(steps):
                 opt.step()
             sums.add(_floats(terms))
-        opt.zero_grad(set_to_none=True)  # a trailing partial group is thrown away (docs/training.md#gradient-accumulation)
+        # a trailing partial group is thrown away (docs/training.md#gradient-accumulation)
+        opt.zero_grad(set_to_none=True)
         return sums.means()
 
 

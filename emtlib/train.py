@@ -107,7 +107,8 @@ class EMTProcedure(Procedure):
         self.key = selection_key(cfg)
 
     def make_optimization(self):
-        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train))]  # docs/training.md#optimizer
+        # see docs/training.md#optimizer
+        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train))]
         return self.optimizers, []
 
     def train_epoch(self, loader, epoch: int, desc: str = "") -> dict:
@@ -168,8 +169,9 @@ class FitResult:
 
 
 def selection_key(cfg: ExperimentConfig) -> str:
-    """The validation term that selects the checkpoint (docs/training.md#early-stopping-and-model-selection; complete setting: its L1; a
-    baseline: 'loss' = its validation task loss, L1 or MISA's MSE, docs/baselines.md#shared-mechanics)."""
+    """The validation term that selects the checkpoint
+    (docs/training.md#early-stopping-and-model-selection; complete setting: its L1; a baseline:
+    'loss' = its validation task loss, L1 or MISA's MSE, docs/baselines.md#shared-mechanics)."""
     if cfg.is_baseline:
         return "loss"
     return "loss_pred_m" if cfg.method == "emt" else cfg.train.key_eval
@@ -188,7 +190,8 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, pretrained_text=pretrained_text).to(device)
         proc = make_procedure(cfg, model, device, datasets["train"].labels["labels"])
-        proc.make_optimization()  # EMT: Adam with the five groups of docs/training.md#optimizer; MMIM re-initialises
+        # EMT: Adam with the five groups (docs/training.md#optimizer); MMIM re-initialises
+        proc.make_optimization()
         loaders = {s: make_loader(ds, batch_size, shuffle=(s == "train"), seed=cfg.seed,
                                   num_workers=tc.num_workers, drop_last=(s == "train" and drop_last))
                    for s, ds in datasets.items()}

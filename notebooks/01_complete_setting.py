@@ -17,11 +17,11 @@
 # %% [markdown]
 # # 01 · Complete setting (paper Tables 4 and 5)
 #
-# EMT trained on complete data with the task loss only (the paper's complete setting; the
-# released code has no such switch, see docs/training.md#complete-and-incomplete-settings) and the seven baselines
-# trained on complete data (missing rate 0) with their own losses and procedures, five runs each in
-# the paper profile. Each method's row is printed above the paper's: its reproduced row where the
-# table has one, else the row the paper quotes from another publication.
+# EMT trained on complete data with the task loss only (the paper's complete setting; the released
+# code has no such switch, see docs/training.md#complete-and-incomplete-settings) and the seven
+# baselines trained on complete data (missing rate 0) with their own losses and procedures, five
+# runs each in the paper profile. Each method's row is printed above the paper's: its reproduced row
+# where the table has one, else the row the paper quotes from another publication.
 
 # %% tags=["parameters"]
 dataset = "mosi"          # mosi | mosei | sims

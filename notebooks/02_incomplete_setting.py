@@ -17,10 +17,10 @@
 # %% [markdown]
 # # 02 · Incomplete setting (paper Figures 4-6, Tables 6 and 7)
 #
-# EMT-DLFR and the seven baselines trained and tested with the same missing rate (every
-# method sees the incomplete view, docs/baselines.md#protocol-in-the-incomplete-setting), over the protocol's grid of rates
-# (0.0-1.0; CH-SIMS 0.0-0.5), three seeds per rate in the paper profile. The curves correspond to
-# Figures 4-6, and the area under each curve (AUILC, eq. 17) to Tables 6 and 7.
+# EMT-DLFR and the seven baselines trained and tested with the same missing rate (every method sees
+# the incomplete view, docs/baselines.md#protocol-in-the-incomplete-setting), over the protocol's
+# grid of rates (0.0-1.0; CH-SIMS 0.0-0.5), three seeds per rate in the paper profile. The curves
+# correspond to Figures 4-6, and the area under each curve (AUILC, eq. 17) to Tables 6 and 7.
 
 # %% tags=["parameters"]
 dataset = "mosi"          # mosi | mosei | sims

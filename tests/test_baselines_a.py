@@ -290,7 +290,8 @@ def test_tfr_net_masks_and_zero_rate():
 
 def test_tfn_parameters_slice_drops_only_the_output_constants():
     """`list(model.parameters())[2:]` drops output_range and output_shift (own parameters come
-    before the children's), NOT the audio BatchNorm as an earlier reading had it: same trained set either way."""
+    before the children's), NOT the audio BatchNorm as an earlier reading had it: same trained set
+    either way."""
     p = tiny_hparams("tfn")
     model = tfn.TFN(p, tiny_bert())
     first_two = list(model.parameters())[:2]

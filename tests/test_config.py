@@ -1,4 +1,5 @@
-"""Configs: released values (docs/training.md#released-configuration), JSON round trip, typed overrides, validation."""
+"""Configs: released values (docs/training.md#released-configuration), JSON round trip, typed
+overrides, validation."""
 from __future__ import annotations
 
 import json

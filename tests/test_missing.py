@@ -1,4 +1,5 @@
-"""The missing-view protocol (docs/missing-views.md), checked against an independent loop version."""
+"""The missing-view protocol (docs/missing-views.md), checked against an independent loop
+version."""
 from __future__ import annotations
 
 import numpy as np

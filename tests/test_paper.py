@@ -68,8 +68,9 @@ def test_table9_parameter_counts_and_flags():
     assert w.index[0] == (False, False, False) and w.index[-1] == (True, True, True)
     assert w.loc[(False, True, True), "mae"] == 1.101
     assert w.loc[(False, True, False), "corr"] == 0.489
-    # The flags agree with the per-module counts (docs/model.md#parameter-counts, d = 128, L = 3): 2 MPU directions
-    # x 3 modalities x 3 layers of MPUs (330,112 each) and 3 layer-level pools (148,225 each).
+    # The flags agree with the per-module counts (docs/model.md#parameter-counts, d = 128, L = 3):
+    # 2 MPU directions x 3 modalities x 3 layers of MPUs (330,112 each) and 3 layer-level pools
+    # (148,225 each).
     rest = 110_468_146 - 330_112 - 148_225
     for (mpu, mod, layer), params in w["params_m"].items():
         n_mpu = (1 if mpu else 2) * (1 if mod else 3) * (1 if layer else 3)

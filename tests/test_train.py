@@ -19,7 +19,8 @@ LEARNING = ["data.synthetic_scale=0.25", "data.max_samples_per_split=none", "tra
 
 
 def test_accumulation_schedule_matches_the_released_counts():
-    # MOSI: 1284 samples / 32 = 41 batches -> 10 steps, 1 batch discarded (docs/training.md#gradient-accumulation)
+    # MOSI: 1284 samples / 32 = 41 batches -> 10 steps, 1 batch discarded
+    # (docs/training.md#gradient-accumulation)
     s = accumulation_schedule(41, 4)
     assert sum(s) == 10 and s[3] and not s[2] and not any(s[40:])
     # SIMS: 43 batches -> 10 steps, 3 discarded
@@ -72,7 +73,8 @@ def test_same_seed_same_metrics_and_global_rng_untouched():
 def test_record_contents_and_complete_setting():
     cfg = apply_overrides(smoke_config("mosi", method="emt"), ["train.max_epochs=2"])
     r = fit(cfg).record
-    assert set(r["history"][0]["valid"]) == {"loss_pred_m", "loss"}  # L1 only (docs/training.md#complete-and-incomplete-settings)
+    # L1 only (docs/training.md#complete-and-incomplete-settings)
+    assert set(r["history"][0]["valid"]) == {"loss_pred_m", "loss"}
     assert r["best_epoch"] in (1, 2) and r["epochs"] == 2
     assert r["config"]["method"] == "emt" and r["data"]["synthetic"]
     assert len(r["data"]["sha1"]) == 40 and r["emtlib_version"]

@@ -124,7 +124,10 @@ class LMFHParams(_Shapes):
 
 @dataclass
 class MulTHParams(_Shapes):
-    """MulT (docs/baselines.md#mult). Attention dropout of a cross-modal encoder is chosen by its KEY modality."""
+    """MulT (docs/baselines.md#mult).
+
+    Attention dropout of a cross-modal encoder is chosen by its KEY modality.
+    """
 
     d_model: int = 40
     """d: width of the cross-modal encoders (memory encoders use 2d)."""
@@ -179,7 +182,10 @@ class MulTHParams(_Shapes):
 
 @dataclass
 class TFRNetHParams(_Shapes):
-    """TFR-Net (docs/baselines.md#tfr-net). Attention dropout of a cross-modal encoder is chosen by its KEY modality."""
+    """TFR-Net (docs/baselines.md#tfr-net).
+
+    Attention dropout of a cross-modal encoder is chosen by its KEY modality.
+    """
 
     d_model: int = 30
     """d: width of the intra-/cross-modal encoders; h_m has 3d channels."""
@@ -329,8 +335,8 @@ _TFR = {
     ("mmsa", "mosei"): dict(_TFR_MOSI_LIKE, batch_size=24, lr_bert=1e-5,
                             lr_other=2e-3, weight_gen_loss=(5e-6, 2e-6, 2e-5),
                             weight_sim_loss=5.0, final_heads=25),
-    # 25 heads do not divide SIMS's text length 39: MMSA's SIMS config fails as written (docs/baselines.md#tfr-net);
-    # TFRNet raises when built faithfully from this preset.
+    # 25 heads do not divide SIMS's text length 39: MMSA's SIMS config fails as written
+    # (docs/baselines.md#tfr-net); TFRNet raises when built faithfully from this preset.
     ("mmsa", "sims"): dict(_TFR_SIMS, batch_size=16, lr_bert=1e-5,
                            lr_other=2e-3, weight_gen_loss=(1.0, 0.01, 1e-4),
                            weight_sim_loss=5.0, final_heads=25),

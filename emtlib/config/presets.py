@@ -19,15 +19,17 @@ def _dataset_model_fields(dataset: str) -> dict:
 
 def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | None = None,
                  seed: int = 111, baseline_source: str | None = None) -> ExperimentConfig:
-    """The released configuration (official `config_regression.py` `__EMT_DLFR`, docs/training.md#released-configuration).
+    """The released configuration (official `config_regression.py` `__EMT_DLFR`,
+    docs/training.md#released-configuration).
 
-    Where the release and paper Table 3 differ, the release wins and the comment names the
-    paper's value. `method='emt'` is the complete setting: lambda_1 = lambda_2 = 0, rate 0.0,
-    selection on the validation L1 (the only loss left; docs/training.md#complete-and-incomplete-settings, an interpretation).
+    Where the release and paper Table 3 differ, the release wins and the comment names the paper's
+    value. `method='emt'` is the complete setting: lambda_1 = lambda_2 = 0, rate 0.0, selection on
+    the validation L1 (the only loss left; an interpretation, see
+    docs/training.md#complete-and-incomplete-settings).
 
     A baseline method gets its released preset (docs/baselines.md; `baseline_source` picks another
-    source, see emtlib.config.baselines.SOURCES), `faithful_quirks` on, fp32 (amp off, as the originals ran), no
-    epoch cap (its own early stopping), and model = loss = None.
+    source, see emtlib.config.baselines.SOURCES), `faithful_quirks` on, fp32 (amp off, as the
+    originals ran), no epoch cap (its own early stopping), and model = loss = None.
     """
     if method not in METHODS:
         raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")

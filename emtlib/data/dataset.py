@@ -38,7 +38,8 @@ UNIMODAL = {"regression_labels_T": "labels_T", "regression_labels_A": "labels_A"
 class MMSADataset(Dataset):
     """One split with its complete view and its incomplete view at `missing_rate`.
 
-    The masks are drawn once here, as the released loader does (docs/missing-views.md#when-masks-are-drawn).
+    The masks are drawn once here, as the released loader does
+    (docs/missing-views.md#when-masks-are-drawn).
     """
 
     def __init__(self, split: dict, missing_rate: float | Sequence[float] = 0.0,

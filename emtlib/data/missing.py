@@ -57,11 +57,11 @@ def make_missing(split: dict, rate: float | Sequence[float],
                  seeds: Sequence[int] = MISSING_SEEDS) -> dict:
     """The incomplete view of one split (docs/missing-views.md).
 
-    Returns a new dict with the split's keys, where `text_bert` (ids row), `audio` and
-    `vision` are masked, plus `text_kept`, `audio_kept`, `vision_kept`: (N, T) bool, True where
-    the position is present and valid. The pre-extracted `text` features cannot be masked
-    token by token the way the protocol masks ids, so they are left out of the incomplete
-    view (consumers that need text features re-encode `text_bert`; docs/baselines.md#protocol-in-the-incomplete-setting). The input
+    Returns a new dict with the split's keys, where `text_bert` (ids row), `audio` and `vision` are
+    masked, plus `text_kept`, `audio_kept`, `vision_kept`: (N, T) bool, True where the position is
+    present and valid. The pre-extracted `text` features cannot be masked token by token the way the
+    protocol masks ids, so they are left out of the incomplete view (consumers that need text
+    features re-encode `text_bert`; docs/baselines.md#protocol-in-the-incomplete-setting). The input
     split is not modified.
     """
     r_text, r_audio, r_vision = as_rates(rate)
@@ -73,7 +73,8 @@ def make_missing(split: dict, rate: float | Sequence[float],
                            f"(text_bert, audio, vision and their lengths)")
     out = {k: v for k, v in split.items() if k != "text"}
 
-    # Text: valid = attention mask; CLS (0) and SEP (n_tok - 1) always kept (docs/missing-views.md#text).
+    # Text: valid = attention mask; CLS (0) and SEP (n_tok - 1) always kept
+    # (docs/missing-views.md#text).
     text_bert = np.asarray(split["text_bert"])
     ids, att = text_bert[:, 0], text_bert[:, 1]  # (N, L) each
     valid = att == 1

@@ -24,7 +24,8 @@ from emtlib.files import atomic_write
 
 from .schema import SPLITS, DatasetSpec, get_spec
 
-# Keys every split must hold (docs/data.md#top-level-structure). SIMS files also hold the unimodal labels.
+# Keys every split must hold (docs/data.md#top-level-structure). SIMS files also hold the
+# unimodal labels.
 REQUIRED_KEYS = (
     "id", "raw_text", "text", "text_bert", "audio", "vision",
     "audio_lengths", "vision_lengths", "regression_labels",
@@ -71,7 +72,8 @@ class MMSAData:
 
 
 def default_path(root: str | os.PathLike, dataset: str, normalized: bool | None = None) -> Path:
-    """`<root>/<DS>/Processed/<file>`; SIMS defaults to the normalized file (docs/data.md#sims-normalisation)."""
+    """`<root>/<DS>/Processed/<file>`; SIMS defaults to the normalized file
+    (docs/data.md#sims-normalisation)."""
     spec = get_spec(dataset)
     name = spec.file_name
     if normalized is None:
@@ -319,7 +321,8 @@ def clean_split(split: dict, spec: DatasetSpec, source: str = "<memory>") -> dic
 
 
 def normalize_sims(data: dict, eps: float = 1e-6) -> dict:
-    """SIMS audio/vision z-normalisation (docs/data.md#sims-normalisation, official `preprocess/normalize_sims.py`).
+    """SIMS audio/vision z-normalisation (docs/data.md#sims-normalisation, official
+    `preprocess/normalize_sims.py`).
 
     Per-feature mean and (population) std over the valid frames of all TRAIN samples; each
     split's valid frames become (x - mean) / (std + eps); padding stays 0; text untouched.

@@ -83,7 +83,8 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 
-# Special token ids, identical in the English and Chinese BERT vocabularies (docs/data.md#text-layout).
+# Special token ids, identical in the English and Chinese BERT vocabularies
+# (docs/data.md#text-layout).
 PAD_ID, UNK_ID, CLS_ID, SEP_ID = 0, 100, 101, 102
 
 

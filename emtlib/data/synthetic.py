@@ -44,10 +44,10 @@ How each modality expresses its share (all events are LOCAL in time)::
            g_e(t) = exp(-(t - c_e)^2 / (2 w_e^2)) a bump over several frames (w_e = 3.5-7 % of the
            length), h_e = ((t - c_e) / w_e) g_e an antisymmetric "rising / falling pitch" contour
            whose time average is ~0 (only a model that reads time order can use it).
-           Events e of a modality: its own 1-3 events (a_e = AMP (s_m + SIGMA_W eta), c_e at a random
-           relative time) and ECHOES of the other modalities' events, with amplitude RHO * a and a
-           lag of 2-8 % of the length: every text phrase echoes into audio and video at r_j + lag,
-           audio events echo into video and video events into audio.
+           Events e of a modality: its own 1-3 events (a_e = AMP (s_m + SIGMA_W eta), c_e at a
+           random relative time) and ECHOES of the other modalities' events, with amplitude RHO * a
+           and a lag of 2-8 % of the length: every text phrase echoes into audio and video at
+           r_j + lag, audio events echo into video and video events into audio.
            K(t): if k_i = 1, a frown bump (fixed sign, dims F_V, amplitude FROWN_AMP, width 8-14 %)
            at the strongest text phrase + lag.
            o_v ~ N(0, SIGMA_VIDEO^2) per video and dim (speaker offset), o_i ~ N(0, SIGMA_SAMPLE^2),
@@ -214,8 +214,8 @@ def split_sizes(dataset: str, scale: float = 1.0) -> tuple[int, int, int]:
 def make_synthetic(dataset: str, scale: float = 1.0, seed: int = 0) -> dict:
     """The synthetic stand-in of `dataset` in the MMSA processed-pickle layout.
 
-    Returns {'train', 'valid', 'test'} -> split dict (docs/data.md#top-level-structure), with split sizes
-    `split_sizes(dataset, scale)`. Same (dataset, scale, seed), same arrays. See the module
+    Returns {'train', 'valid', 'test'} -> split dict (docs/data.md#top-level-structure), with split
+    sizes `split_sizes(dataset, scale)`. Same (dataset, scale, seed), same arrays. See the module
     docstring for the generative model.
     """
     spec = get_spec(dataset)

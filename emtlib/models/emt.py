@@ -23,9 +23,10 @@ OALL (eq. 7; paper only, our reading). Common message C^[0] = Concat_t(H_l, H_a,
     C^[i+1]   = Pool(C_l, C_a, C_v)                 position-wise over the three promoted copies
     g = [masked mean of the text | audio | video segments of C^[L]] (3d): C plays G's role.
 
-Sharing (paper 3.3.4, docs/model.md#hierarchical-sharing): `mpus[layer][unit][direction]`, built with `_clones` at the
-MPU (2 directions), modality (3 units: modalities for OAGL/OALL, pairs for OOLL) and layer level;
-one pool per layer, cloned with `layer_share`. All shared, OAGL at d=128: 478,337 parameters.
+Sharing (paper 3.3.4, docs/model.md#hierarchical-sharing): `mpus[layer][unit][direction]`, built
+with `_clones` at the MPU (2 directions), modality (3 units: modalities for OAGL/OALL, pairs for
+OOLL) and layer level; one pool per layer, cloned with `layer_share`. All shared, OAGL at d=128:
+478,337 parameters.
 
 M modalities (`EMT(cfg, n_modalities=M)`, default 3 = the paper; used by the complexity-scaling
 study, paper section 3.3.3 / Table 1). Everything above generalises with 3 -> M:
@@ -34,8 +35,8 @@ study, paper section 3.3.3 / Table 1). Everything above generalises with 3 -> M:
           each modality gets M-1 promoted copies, pooled position-wise (width d)
     OALL  C^[0] = Concat_t(H_1, ..., H_M); M MPUs per layer; Pool over M promoted C's
     g is (B, M*d). The modality-sharing level clones over the M units (C(M, 2) pairs for OOLL).
-For M = 3 the modules are built in the same order with the same names, so parameters (and, for
-a fixed seed, their initial values), outputs and MAC counts are exactly those of the 3-modality code.
+For M = 3 the modules are built in the same order with the same names, so parameters (and, for a
+fixed seed, their initial values), outputs and MAC counts are exactly those of the 3-modality code.
 """
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ class EMT(nn.Module):
                              f"{len(masks)} masks")
         if self.fusion == "oagl" and G.shape[1] != self.M:
             raise ValueError(f"G must hold {self.M} global tokens (B, M, d), got shape {tuple(G.shape)}")
-        seqs = [self.pos_emb(x) for x in seqs]  # PE on local sequences only (docs/model.md#positional-embedding)
+        # PE on local sequences only (docs/model.md#positional-embedding)
+        seqs = [self.pos_emb(x) for x in seqs]
         if return_attention and self.fusion != "oagl":
             raise ValueError(f"attention capture is defined for OAGL (G <- local, paper Fig. 12); "
                              f"model.fusion is {self.fusion!r}")

@@ -15,7 +15,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 def _clones(module: nn.Module, n: int, share: bool) -> nn.ModuleList:
-    """n references to the SAME module when `share`, else n deep copies (identical init; docs/model.md#hierarchical-sharing)."""
+    """n references to the SAME module when `share`, else n deep copies (identical init;
+    docs/model.md#hierarchical-sharing)."""
     if share:
         return nn.ModuleList([module for _ in range(n)])
     return nn.ModuleList([copy.deepcopy(module) for _ in range(n)])
@@ -27,7 +28,8 @@ def length_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 def sinusoid_table(n_pos: int, d: int) -> torch.Tensor:
-    """(n_pos, d) interleaved sinusoids: pe[p, 2i] = sin(p w_i), pe[p, 2i+1] = cos(p w_i) (docs/model.md#positional-embedding)."""
+    """(n_pos, d) interleaved sinusoids: pe[p, 2i] = sin(p w_i), pe[p, 2i+1] = cos(p w_i)
+    (docs/model.md#positional-embedding)."""
     pos = torch.arange(n_pos, dtype=torch.float32)[:, None]  # (n_pos, 1)
     inv = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))  # (ceil(d/2),)
     pe = torch.zeros(n_pos, d)
@@ -57,7 +59,8 @@ class PositionalEmbedding(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head attention, bias-free q/kv, biased output, key-padding mask only (docs/model.md#attention)."""
+    """Multi-head attention, bias-free q/kv, biased output, key-padding mask only
+    (docs/model.md#attention)."""
 
     def __init__(self, d: int, heads: int, dropout: float = 0.0):
         super().__init__()
@@ -83,14 +86,16 @@ class Attention(nn.Module):
             dots = dots.masked_fill(~key_mask[:, None, None, :], -torch.finfo(dots.dtype).max)
         attn = dots.softmax(dim=-1)
         if capture is not None:
-            capture.append(attn.detach())  # post-softmax, pre-dropout (docs/model.md#attention-maps)
+            # post-softmax, pre-dropout (docs/model.md#attention-maps)
+            capture.append(attn.detach())
         out = self.dropout(attn) @ v  # (B, h, Tq, dh)
         out = out.transpose(1, 2).reshape(B, Tq, h * dh)  # (B, Tq, d)
         return self.to_out(out)
 
 
 class FeedForward(nn.Module):
-    """GEGLU FFN: Linear(d, 2*mult*d) -> a * gelu(b) -> Linear(mult*d, d) -> Dropout (docs/model.md#feed-forward)."""
+    """GEGLU FFN: Linear(d, 2*mult*d) -> a * gelu(b) -> Linear(mult*d, d) -> Dropout
+    (docs/model.md#feed-forward)."""
 
     def __init__(self, d: int, mult: int = 4, dropout: float = 0.0):
         super().__init__()
@@ -182,7 +187,8 @@ def make_pool(kind: str, n: int, k: int, act: str = "tanh") -> nn.Module:
 
 
 class AuViSubNet(nn.Module):
-    """Audio/vision encoder (docs/model.md#audio-and-vision-subnets): packed LSTM; h_n -> dropout -> linear_1; sequence -> linear_1.
+    """Audio/vision encoder (docs/model.md#audio-and-vision-subnets): packed LSTM;
+    h_n -> dropout -> linear_1; sequence -> linear_1.
 
     `linear_1` is an Identity when hidden == out (MOSEI, SIMS). The sequence is unpacked to the
     longest length in the batch; its padded rows are masked downstream.

@@ -7,7 +7,8 @@
 
 With `pretrained=False` the standard architectures are built with random weights and need no
 files at all: 'bert-base-uncased' = `BertConfig()` (109,482,240 parameters with the pooler, which
-the paper's counts include; docs/model.md#parameter-counts), 'bert-base-chinese' = `BertConfig(vocab_size=21128)`.
+the paper's counts include; docs/model.md#parameter-counts),
+'bert-base-chinese' = `BertConfig(vocab_size=21128)`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """LMF, Low-rank Multimodal Fusion (Liu et al., ACL 2018), as run by MMSA.
 
-Sources (read for facts, rewritten): MMSA `models/singleTask/LMF.py`, `models/subNets/FeatureNets.py`,
-`trains/singleTask/LMF.py`. Notes: docs/baselines.md#lmf, docs/data.md#time-averaging-for-tfn-and-lmf. Missing setting
-(docs/baselines.md#protocol-in-the-incomplete-setting): a frozen BERT runs on `text_m` in place of MMSA's pre-extracted text features.
+Sources (read for facts, rewritten): MMSA `models/singleTask/LMF.py`,
+`models/subNets/FeatureNets.py`, `trains/singleTask/LMF.py`. Notes: docs/baselines.md#lmf,
+docs/data.md#time-averaging-for-tfn-and-lmf. Missing setting
+(docs/baselines.md#protocol-in-the-incomplete-setting): a frozen BERT runs on `text_m` in place of
+MMSA's pre-extracted text features.
 
 Encoders are TFN's (see tfn.py, including the time average over the FULL padded length taken from
 the preset), except text_out = text_hidden // 2. With z'_m = [1, z_m] (B, h_m + 1):
@@ -15,17 +17,17 @@ factorisation of TFN's fusion weight tensor. Factors and fusion_weights are Xavi
 bias 0.
 
 Quirks of the original code that are bugs:
-1. Index-based Adam groups: `list(model.parameters())[:3]` at `lr_factors` and `[5:]` at
-   `lr` (shared weight decay `wd`). `Module.parameters()` yields the module's OWN parameters
-   before its children's, so the list starts [audio_factor, video_factor, text_factor,
-   fusion_weights, fusion_bias, audio SubNet..., video SubNet..., text SubNet...]: the factors do
-   get `lr_factors` and the subnets `lr`, but `fusion_weights` and `fusion_bias`
-   (indices 3 and 4) are in no group and never train (they stay at their Xavier-normal / zero
-   initialisation). An earlier reading took the indices in registration order ("audio BN weight, bias and
-   linear_1.weight get lr_factors"); that is not what PyTorch does. faithful_quirks=True reproduces
-   the slices literally (the frozen text encoder is left out of the list; it comes last anyway).
-   Fixed (the evident intent): the three factors at `lr_factors`, every other trainable parameter,
-   `fusion_weights` and `fusion_bias` included, at `lr`; both with `wd`.
+1. Index-based Adam groups: `list(model.parameters())[:3]` at `lr_factors` and `[5:]` at `lr`
+   (shared weight decay `wd`). `Module.parameters()` yields the module's OWN parameters before its
+   children's, so the list starts [audio_factor, video_factor, text_factor, fusion_weights,
+   fusion_bias, audio SubNet..., video SubNet..., text SubNet...]: the factors do get `lr_factors`
+   and the subnets `lr`, but `fusion_weights` and `fusion_bias` (indices 3 and 4) are in no group
+   and never train (they stay at their Xavier-normal / zero initialisation). An earlier reading took
+   the indices in registration order ("audio BN weight, bias and linear_1.weight get lr_factors");
+   that is not what PyTorch does. faithful_quirks=True reproduces the slices literally (the frozen
+   text encoder is left out of the list; it comes last anyway). Fixed (the evident intent): the
+   three factors at `lr_factors`, every other trainable parameter, `fusion_weights` and
+   `fusion_bias` included, at `lr`; both with `wd`.
 2. Frozen BERT dropout active in training (as in tfn.py). faithful_quirks=True reproduces it;
    fixed: the frozen encoder is always in eval mode.
 Kept in both modes: the configured post-fusion dropout is built but never applied (no-op); the

@@ -1,11 +1,12 @@
 """MISA: Modality-Invariant and -Specific Representations (Hazarika et al., ACM MM 2020), as run by MMSA.
 
 Sources read (docs/baselines.md#misa): MMSA `src/MMSA/models/singleTask/MISA.py` (model) and
-`src/MMSA/trains/singleTask/MISA.py` (losses, optimizer); TFR-Net repo `trains/baselines/MISA.py` (the same
-trainer with the `*_m` inputs switched in) and `config/config_regression.py` (missing-setting values).
-Written from those facts; no code was copied.
+`src/MMSA/trains/singleTask/MISA.py` (losses, optimizer); TFR-Net repo `trains/baselines/MISA.py`
+(the same trainer with the `*_m` inputs switched in) and `config/config_regression.py`
+(missing-setting values). Written from those facts; no code was copied.
 
-Model, per sample (incomplete view: `text_m`, `audio_m`, `vision_m`, docs/baselines.md#protocol-in-the-incomplete-setting):
+Model, per sample (incomplete view: `text_m`, `audio_m`, `vision_m`; see
+docs/baselines.md#protocol-in-the-incomplete-setting):
     u_t = masked mean of BERT(text_m) over the attention mask (CLS and SEP included)      (B, H_bert)
     u_a = [h1_fwd | h2_fwd | h1_bwd | h2_bwd]: BiLSTM1 -> LayerNorm -> BiLSTM2 finals   (B, 4 D_a)
     u_v = likewise over video                                                            (B, 4 D_v)
@@ -19,24 +20,26 @@ Loss: MSE(pred, y) + diff_weight * Diff + sim_weight * CMD + recon_weight * Reco
     CMD   = mean of cmd over (s_t,s_v), (s_t,s_a), (s_a,s_v), 5 moments
     Recon = mean over m of mean((r_m - o_m)^2)            (o_m is NOT detached)
 Optimizer: one Adam(lr) over every parameter, BERT included, weight decay NOT passed;
-clip_grad_value_(grad_clip) after every backward; update_epochs = 2 (emtlib.procedures.MISAProcedure).
+clip_grad_value_(grad_clip) after every backward; update_epochs = 2
+(emtlib.procedures.MISAProcedure).
 
 Quirks of the released code that are bugs, and what `faithful_quirks` does:
 1. Audio and video LSTMs are packed with the TEXT token count (sum of the attention mask, CLS/SEP
-   included) instead of the audio/vision lengths. faithful_quirks=True reproduces it; False packs with
-   `audio_lengths` / `vision_lengths`.
-   With batch cropping (our collate crops audio/vision to the longest AUDIO/VISION length in the batch)
-   a text count can exceed the cropped length, and packing would fail. In the released code the tensors
-   were padded to the full T_a / T_v (375/500/400 and 500/500/55, all >= the text length L), so frames
-   past a clip's end were zero padding. We therefore zero-PAD the cropped tensor up to the largest text
-   count: this is exactly what the original LSTM read (no clamping, no change of results).
-2. Dead modules: MMSA builds a LayerNorm(2 x 768) for a text LSTM that the BERT path never uses, and a
-   `sp_discriminator` Linear(h, 4) whose outputs no loss reads (`sp_weight` unused). They add 3,588
-   parameters (at 768-wide BERT) that never train. faithful_quirks=True builds them (so parameter counts
-   match MMSA); False leaves them out. They never take part in forward.
+   included) instead of the audio/vision lengths. faithful_quirks=True reproduces it; False packs
+   with `audio_lengths` / `vision_lengths`.
+   With batch cropping (our collate crops audio/vision to the longest AUDIO/VISION length in the
+   batch) a text count can exceed the cropped length, and packing would fail. In the released code
+   the tensors were padded to the full T_a / T_v (375/500/400 and 500/500/55, all >= the text
+   length L), so frames past a clip's end were zero padding. We therefore zero-PAD the cropped
+   tensor up to the largest text count: this is exactly what the original LSTM read (no clamping,
+   no change of results).
+2. Dead modules: MMSA builds a LayerNorm(2 x 768) for a text LSTM that the BERT path never uses, and
+   a `sp_discriminator` Linear(h, 4) whose outputs no loss reads (`sp_weight` unused). They add
+   3,588 parameters (at 768-wide BERT) that never train. faithful_quirks=True builds them (so
+   parameter counts match MMSA); False leaves them out. They never take part in forward.
 Not bugs, reproduced as is: the norm in diff_loss is detached; CMD has no range normalisation; the
-adversarial discriminator is not built (`use_cmd_sim = true`); the utterance vector's [h1_f, h2_f, h1_b,
-h2_b] ordering comes from concatenating h_n of both layers and flattening direction-major.
+adversarial discriminator is not built (`use_cmd_sim = true`); the utterance vector's [h1_f, h2_f,
+h1_b, h2_b] ordering comes from concatenating h_n of both layers and flattening direction-major.
 """
 from __future__ import annotations
 

@@ -1,44 +1,48 @@
 """MMIM: MultiModal InfoMax (Han et al., EMNLP 2021), as run by MMSA.
 
-Sources read (docs/baselines.md#mmim): MMSA `src/MMSA/models/singleTask/MMIM.py` (model, MMILB, CPC) and
-`src/MMSA/trains/singleTask/MMIM.py` (two stages, optimizers, memory). Written from those facts; no code
-was copied.
+Sources read (docs/baselines.md#mmim): MMSA `src/MMSA/models/singleTask/MMIM.py` (model, MMILB, CPC)
+and `src/MMSA/trains/singleTask/MMIM.py` (two stages, optimizers, memory). Written from those facts;
+no code was copied.
 
-Model (incomplete view `text_m`, `audio_m`, `vision_m`, docs/baselines.md#protocol-in-the-incomplete-setting):
+Model (incomplete view `text_m`, `audio_m`, `vision_m`; see
+docs/baselines.md#protocol-in-the-incomplete-setting):
     t = BERT(text_m)[CLS]                                                      (B, H_bert)
     a = Linear([h_fwd | h_bwd] of BiLSTM(audio_m) packed by audio_lengths)      (B, d_aout)
     v = likewise for vision                                                     (B, d_vout)
     f = tanh(W2 tanh(W1 Dropout([t | a | v])));  pred = W3 f                    (B, d_prjh), (B,)
-MMILB (t -> v and t -> a): mu = MLP_mu(t), logvar = MLP_logvar(t) (Linear-ReLU-Linear, no last activation),
+MMILB (t -> v and t -> a): mu = MLP_mu(t), logvar = MLP_logvar(t)
+(Linear-ReLU-Linear, no last activation),
     lld = mean_b sum_d -(mu - y)^2 / (2 exp(logvar));
-    with labels: y' = tanh(Linear(y -> y/4)), split by label > 0 / < 0; with a memory of earlier batches,
-    H = 0.25 * (logdet Sigma_pos + logdet Sigma_neg) over memory + current batch (biased covariances).
+    with labels: y' = tanh(Linear(y -> y/4)), split by label > 0 / < 0; with a memory of earlier
+    batches, H = 0.25 * (logdet Sigma_pos + logdet Sigma_neg) over memory + current batch (biased
+    covariances).
 CPC per modality m: x_hat = Linear(f -> dim_m); x, x_hat L2-normalised;
     nce = -mean_i(<x_i, x_hat_i> - logsumexp_j <x_i, x_hat_j>); the three are summed.
 Training, every epoch: stage 1 (loss -lld, step the MMILB optimizer only), then stage 2
 (loss L1 + alpha nce - beta lld, and - beta H once batch_index > mem_size; step the main optimizer).
 Both clip the gradient norm over ALL parameters (BERT included) to 1.0 and zero_grad every batch.
 
-Parameter split (make_optimizers): names containing 'bert' -> BERT group of the main optimizer; names
-containing 'mi' -> the MMILB optimizer; the rest -> the main group. The 'mi' rule is a substring test;
-in this module only the MMILB modules `mi_tv` / `mi_ta` contain 'mi' (the encoder is `bert`, the other
-modules are acoustic_enc, visual_enc, cpc_z*, fusion_prj), so the rule picks exactly the MMILB
-parameters, and make_optimizers checks that it did. Every non-BERT parameter with >= 2 dims (LSTM
-matrices included) is re-initialised with xavier_normal_ there.
+Parameter split (make_optimizers): names containing 'bert' -> BERT group of the main optimizer;
+names containing 'mi' -> the MMILB optimizer; the rest -> the main group. The 'mi' rule is a
+substring test; in this module only the MMILB modules `mi_tv` / `mi_ta` contain 'mi' (the encoder is
+`bert`, the other modules are acoustic_enc, visual_enc, cpc_z*, fusion_prj), so the rule picks
+exactly the MMILB parameters, and make_optimizers checks that it did. Every non-BERT parameter with
+>= 2 dims (LSTM matrices included) is re-initialised with xavier_normal_ there.
 
 Quirks of the released code, and what `faithful_quirks` does:
 1. Stage 1 on MOSEI is meant to use the first 50% of the train batches, but the rule divides by the
-   length of the loader DICT (3 splits), so it stops after 2 batches. Encoded in emtlib.procedures.stage1_limit
-   (faithful: 2 batches; fixed: half the batches); the step functions do not see it.
+   length of the loader DICT (3 splits), so it stops after 2 batches. Encoded in
+   emtlib.procedures.stage1_limit (faithful: 2 batches; fixed: half the batches); the step functions
+   do not see it.
 2. `entropy_prj` belongs to the MMILB optimizer (its name contains 'mi') but only stage 2 gives it a
    gradient, and stage 2 steps the main optimizer: it stays at its initial values (with torch >= 2
-   zero_grad sets grads to None, so not even weight decay touches it). Reproduced, not switchable; the
-   entropy term trains only the encoders through y.
-3. The entropy H uses logdet of a 4x4 (d/4) covariance from few samples (one earlier batch + this one);
-   with fewer than 5 samples in a class it is singular and H is -inf/NaN, which poisons the loss.
-   faithful_quirks=True keeps it; False drops H for that batch when it is not finite.
-4. The clip norm in stage 1 is computed over all parameters although only MMILB is stepped (so BERT's
-   gradient shrinks the MMILB update). Reproduced.
+   zero_grad sets grads to None, so not even weight decay touches it). Reproduced, not switchable;
+   the entropy term trains only the encoders through y.
+3. The entropy H uses logdet of a 4x4 (d/4) covariance from few samples (one earlier batch + this
+   one); with fewer than 5 samples in a class it is singular and H is -inf/NaN, which poisons the
+   loss. faithful_quirks=True keeps it; False drops H for that batch when it is not finite.
+4. The clip norm in stage 1 is computed over all parameters although only MMILB is stepped (so
+   BERT's gradient shrinks the MMILB update). Reproduced.
 """
 from __future__ import annotations
 

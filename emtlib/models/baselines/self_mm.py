@@ -1,17 +1,19 @@
 """Self-MM: self-supervised multi-task multimodal sentiment analysis (Yu et al., AAAI 2021), as run by MMSA.
 
 Sources read (docs/baselines.md#self-mm): MMSA `src/MMSA/models/multiTask/SELF_MM.py` (model) and
-`src/MMSA/trains/multiTask/SELF_MM.py` (label generation, loss, optimizer). Written from those facts;
-no code was copied.
+`src/MMSA/trains/multiTask/SELF_MM.py` (label generation, loss, optimizer). Written from those
+facts; no code was copied.
 
-Model (incomplete view `text_m`, `audio_m`, `vision_m`, docs/baselines.md#protocol-in-the-incomplete-setting):
+Model (incomplete view `text_m`, `audio_m`, `vision_m`; see
+docs/baselines.md#protocol-in-the-incomplete-setting):
     t = BERT(text_m)[CLS]                                                     (B, H_bert)
     a = Linear(h_n of LSTM(audio_m) packed by audio_lengths)                   (B, audio_out)
     v = Linear(h_n of LSTM(vision_m) packed by vision_lengths)                 (B, video_out)
     four heads, each Dropout -> Linear -> ReLU [= the task's FEATURE] -> Linear -> ReLU -> Linear(1):
         M over [t | a | v],  T over t,  A over a,  V over v
 Loss (training): sum over s in {M, T, A, V} of mean(w_s * |yhat_s - y_s|), w_M = 1 and
-w_s = tanh(|y_s - y_M|), with y_s the GENERATED label of task s (SelfMMLabelBank). Validation: L1 on M.
+w_s = tanh(|y_s - y_M|), with y_s the GENERATED label of task s (SelfMMLabelBank).
+Validation: L1 on M.
 
 Unimodal label generation (SelfMMLabelBank, per training batch, after backward):
     if epoch >= 2: update_labels(indices, features, epoch)
@@ -26,14 +28,16 @@ Optimizer: Adam with five groups (BERT decay / BERT no-decay / audio subnet / vi
 summed-gradient accumulation over update_epochs = 4, no clipping, no scheduler.
 
 Quirks of the released code, and what `faithful_quirks` does:
-1. The centres average over ALL rows of the feature memory, rows never written included (zeros). This
-   only matters before every train sample has been seen once; since updates start at epoch 2 and the
-   train loader has no drop_last, it never changes results. Reproduced, not switchable.
-2. A task with no positive (or no negative) stored label gets a NaN centre (mean of an empty set), and
-   NaN labels from then on. faithful_quirks=True reproduces it; False keeps the previous centre.
-3. `final_states[0].squeeze()` in the subnet breaks on a batch of one; we take h_n[-1] (same values).
-4. Labels are updated on every batch, also on the trailing batches whose gradients are discarded by the
-   accumulation; that is the trainer's business (emtlib.procedures.SelfMMProcedure) and is reproduced there.
+1. The centres average over ALL rows of the feature memory, rows never written included (zeros).
+   This only matters before every train sample has been seen once; since updates start at epoch 2
+   and the train loader has no drop_last, it never changes results. Reproduced, not switchable.
+2. A task with no positive (or no negative) stored label gets a NaN centre (mean of an empty set),
+   and NaN labels from then on. faithful_quirks=True reproduces it; False keeps the previous centre.
+3. `final_states[0].squeeze()` in the subnet breaks on a batch of one; we take h_n[-1] (same
+   values).
+4. Labels are updated on every batch, also on the trailing batches whose gradients are discarded by
+   the accumulation; that is the trainer's business (emtlib.procedures.SelfMMProcedure) and is
+   reproduced there.
 """
 from __future__ import annotations
 
@@ -140,7 +144,8 @@ def self_mm_loss(outputs: dict, labels: dict) -> dict:
 
 
 class SelfMMLabelBank:
-    """Generated labels, feature memory and class centres of the whole train split (docs/baselines.md#self-mm).
+    """Generated labels, feature memory and class centres of the whole train split
+    (docs/baselines.md#self-mm).
 
     bank = SelfMMLabelBank(train_labels, dims={'M': 128, 'T': 32, 'A': 16, 'V': 32}, H=3.0)
     Labels start at the ground truth for every task. `indices` are positions in the train split

@@ -1,8 +1,9 @@
 """TFN, the Tensor Fusion Network (Zadeh et al., EMNLP 2017), as run by MMSA and the TFR-Net repo.
 
-Sources (read for facts, rewritten): MMSA `models/singleTask/TFN.py`, `models/subNets/FeatureNets.py`,
-`trains/singleTask/TFN.py`; TFR-Net repo `models/baselines/TFN.py`, `trains/baselines/TFN.py`
-(missing setting: BERT run frozen on `text_m`). Notes: docs/baselines.md#tfn, docs/data.md#time-averaging-for-tfn-and-lmf.
+Sources (read for facts, rewritten): MMSA `models/singleTask/TFN.py`,
+`models/subNets/FeatureNets.py`, `trains/singleTask/TFN.py`; TFR-Net repo `models/baselines/TFN.py`,
+`trains/baselines/TFN.py` (missing setting: BERT run frozen on `text_m`). Notes:
+docs/baselines.md#tfn, docs/data.md#time-averaging-for-tfn-and-lmf.
 
     audio_m (B, Ta, Da) --time average over the FULL padded length T_a--> (B, Da) --SubNet--> z_a (B, h_a)
     vision_m                                   same                              --SubNet--> z_v (B, h_v)
@@ -13,28 +14,30 @@ Sources (read for facts, rewritten): MMSA `models/singleTask/TFN.py`, `models/su
 SubNet = BatchNorm1d -> Dropout -> 3 x (Linear + ReLU). TextSubNet = 1-layer LSTM over all L steps
 (no packing) -> final hidden state -> Dropout(0) -> Linear.
 
-Time averaging (docs/data.md#time-averaging-for-tfn-and-lmf): MMSA's `__normalize` averages audio and vision over the whole padded
-axis, zeros included, i.e. sum / T_max, then sets NaN to 0. Batches here are cropped to the
-longest sequence of the batch; the padding is zeros, so the sum over the batch's time axis divided
-by preset.audio_len (resp. vision_len) equals the original value. T_max comes from the preset, not
-the batch.
+Time averaging (docs/data.md#time-averaging-for-tfn-and-lmf): MMSA's `__normalize` averages audio
+and vision over the whole padded axis, zeros included, i.e. sum / T_max, then sets NaN to 0. Batches
+here are cropped to the longest sequence of the batch; the padding is zeros, so the sum over the
+batch's time axis divided by preset.audio_len (resp. vision_len) equals the original value. T_max
+comes from the preset, not the batch.
 
 Quirks of the original code:
 1. `Adam(list(model.parameters())[2:])` (MMSA and TFR-Net-repo trainers). NOT a bug in effect,
-   although it looks like one (an earlier reading took it as "the audio BatchNorm never trains", which is
-   wrong): `Module.parameters()` yields a module's OWN parameters before those of its children, so
-   the first two are `output_range` and `output_shift`, the constant (requires_grad=False)
-   Parameters of the output scaling, and `[2:]` drops exactly them. Everything else, the audio
-   BatchNorm included, is trained. Both modes give the same set of trained parameters;
-   `optimizer_groups` still applies the literal slice when faithful (the constants are
+   although it looks like one (an earlier reading took it as "the audio BatchNorm never trains",
+   which is wrong): `Module.parameters()` yields a module's OWN parameters before those of its
+   children, so the first two are `output_range` and `output_shift`, the constant
+   (requires_grad=False) Parameters of the output scaling, and `[2:]` drops exactly them. Everything
+   else, the audio BatchNorm included, is trained. Both modes give the same set of trained
+   parameters; `optimizer_groups` still applies the literal slice when faithful (the constants are
    Parameters here too, so the slice means the same thing).
 2. The frozen BERT (`BertTextEncoder(use_finetune=False)`) only wraps its call in `no_grad`; the
    module follows `model.train()`, so BERT's dropout is ACTIVE during training.
    faithful_quirks=True reproduces it; fixed: the frozen encoder is always in eval mode.
 Kept in both modes (documented, not switched):
-- The output range is fixed to (-3, 3) through 6*sigmoid-3, even for SIMS whose labels lie in [-1, 1].
+- The output range is fixed to (-3, 3) through 6*sigmoid-3, even for SIMS whose labels lie in
+  [-1, 1].
 - The text dropout is a no-op (TextSubNet zeroes it for a 1-layer LSTM).
-- The text LSTM reads all L positions, [PAD] included (no packing); its final state is at position L-1.
+- The text LSTM reads all L positions, [PAD] included (no packing); its final state is at
+  position L-1.
 """
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ import torch.nn.functional as F
 # ----------------------------------------------------------------------------- masks and positions
 
 def future_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
-    """(T_q, T_k) additive mask: -inf where key j > query i + |T_k - T_q|, else 0 (docs/baselines.md#transformer-encoder)."""
+    """(T_q, T_k) additive mask: -inf where key j > query i + |T_k - T_q|, else 0
+    (docs/baselines.md#transformer-encoder)."""
     full = torch.full((t_q, t_k), float("-inf"), device=device)
     return torch.triu(full, diagonal=1 + abs(t_k - t_q))
 
