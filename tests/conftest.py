@@ -16,6 +16,14 @@ def _one_torch_thread():
     yield
     torch.set_num_threads(n)
 
+
+@pytest.fixture
+def own_rng():
+    """For tests that seed torch's global RNG for their models: fork_rng restores it afterwards."""
+    with torch.random.fork_rng():
+        yield
+
+
 from emtlib.data.schema import CLS_ID, SEP_ID, get_spec
 
 
