@@ -106,10 +106,9 @@ def test_real_data_spec_needs_a_root_and_fails_with_the_loader_message(tmp_path)
 # must be found now, unless the model it describes changed (CH-SIMS' identity video projection).
 KEYS_BEFORE_THE_CONFIG_PACKAGE = {
     ("emt_dlfr", "mosi", "paper", 0.5): "f2f400165ae7",
-    ("emt_dlfr", "mosi", "smoke", 0.5): "9526dc16c422",
     ("emt", "mosi", "paper", 0.0): "1eae2b88b45c",
     ("emt_dlfr", "mosei", "paper", 0.5): "3a1310c891f3",
-    ("emt_dlfr", "sims", "smoke", 0.5): "80f9c42a938f",
+    ("emt_dlfr", "mosi", "paper", 0.0): "cc88940c6d64",
 }
 
 

@@ -75,7 +75,8 @@ def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | N
 
 def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: float = 0.3,
                  seed: int = 111, **model_overrides: Any) -> ExperimentConfig:
-    """A tiny CPU preset: MiniLM text encoder, d=32, 1 fusion layer, 2 epochs, ~32 synthetic samples a split.
+    """A tiny CPU preset: MiniLM text encoder, d=32, 1 fusion layer, 2 epochs, 16 synthetic samples
+    a split (the first 16 of a ~32-sample stand-in).
 
     Same loss structure and optimiser groups as the paper preset, so every code path runs; a
     smoke training run takes seconds on two CPU cores. `model_overrides` replace ModelConfig fields.
@@ -86,7 +87,7 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
     generation, stages, quirks) is the paper one.
     """
     scale = round(32 / get_spec(dataset).split_sizes[0], 6)  # about 32 synthetic training samples
-    data = DataConfig(source="synthetic", max_samples_per_split=32, synthetic_scale=scale)
+    data = DataConfig(source="synthetic", max_samples_per_split=16, synthetic_scale=scale)
     if method in BASELINES:
         base = paper_config(dataset, method, missing_rate=missing_rate, seed=seed)
         train = dataclasses.replace(base.train, max_epochs=2, device="cpu", num_workers=0, quiet=True)
