@@ -46,6 +46,41 @@ class MMSAFormatError(ValueError):
     """A pickle that does not have the MMSA processed layout of its dataset."""
 
 
+# Everything an MMSA processed pickle refers to by name: numpy arrays (numpy 1.x and 2.x module
+# paths; protocol 5 builds them from buffers), their dtypes and scalars, and the bytes of
+# protocol-2 files. Dicts, lists, strings and
+# numbers need no name. Any other name would be a class or function the file asks to call.
+_MMSA_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),
+})
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle that names something an MMSA data file never holds (it could run code)."""
+
+
+class _MMSAUnpickler(pickle.Unpickler):
+    """An unpickler that builds only what MMSA pickles hold and refuses every other name before
+    anything is built or called, so a data file cannot run code (a pickle's `__reduce__` can)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _MMSA_GLOBALS:
+            return super().find_class(module, name)
+        raise UnsafePickleError(
+            f"it refers to {module}.{name}, which no MMSA data file holds; it was refused before "
+            "anything was built (a pickle that names a callable can run code when loaded)")
+
+
+def read_pickle(path: Path):
+    """The object in an MMSA pickle, read with `_MMSAUnpickler` (see there)."""
+    with open(path, "rb") as f:
+        return _MMSAUnpickler(f).load()
+
+
 @dataclass
 class MMSAData:
     """One dataset file, validated and cleaned: `data["train"]` is a split dict."""
@@ -135,9 +170,17 @@ def load_mmsa(path: str | os.PathLike, dataset: str, strict: bool = False) -> MM
     p = resolve_path(path, dataset)
     sha1 = file_sha1(p)
     sidecar = _read_sidecar(p)
+    if strict and sidecar is None and sha1 != spec.sha1 and not _is_normalized_of_release(p, spec):
+        raise MMSAFormatError(  # before reading: with strict=True only the released bytes are read
+            f"{p}: SHA-1 {sha1} differs from the released file's {spec.sha1}, so with strict=True "
+            "it was not read. Check the download against data/README.md, or pass strict=False.")
     try:
-        with open(p, "rb") as f:
-            raw = pickle.load(f)
+        raw = read_pickle(p)
+    except UnsafePickleError as e:
+        raise MMSAFormatError(
+            f"{p} was not loaded: {e}. Expected the MMSA processed file '{spec.file_name}' for "
+            f"{spec.name}: download it again from the sources in data/README.md and compare its "
+            "SHA-1 there.") from e
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
             ValueError, TypeError) as e:
         raise MMSAFormatError(
@@ -353,8 +396,7 @@ def write_normalized_sims(path: str | os.PathLike) -> Path:
         default_path(path, "sims", normalized=False)
     if not src.is_file():
         resolve_path(src, "sims")  # raises the standard FileNotFoundError
-    with open(src, "rb") as f:
-        raw = pickle.load(f)
+    raw = read_pickle(src)
     validate_mmsa(raw, get_spec("sims"), source=str(src))
     dst = src.with_name(normalized_name(src.name))
     atomic_write(dst, lambda f: pickle.dump(normalize_sims(raw), f, protocol=4))
