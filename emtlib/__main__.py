@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -47,9 +48,25 @@ def run_spec(args):
                    overrides=tuple(args.set))
 
 
+def check_output(path: Path, force: bool) -> None:
+    """Refuse, before any work, an output path that names a folder, an existing file (unless
+    `force`), or a place that cannot be written."""
+    if path.is_dir():
+        raise SystemExit(f"--out {path} is a folder: name the record file to write, "
+                         f"e.g. {path / 'run.json'}")
+    if path.exists() and not force:
+        raise SystemExit(f"--out {path} exists: choose another name, or pass --force to replace it")
+    parent = path.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise SystemExit(f"--out {path}: {parent} cannot be written: choose a writable place")
+
+
 def _train(args) -> int:
     from .train import fit, write_record
 
+    check_output(args.out, args.force)
     cfg = run_spec(args).config()
     record = fit(cfg).record
     write_record(record, args.out)
@@ -119,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config field, e.g. model.fusion=ooll, or for a baseline "
                         "baseline.lr=1e-4 (repeatable)")
     s.add_argument("--out", required=True, type=Path, help="result record (JSON) to write")
+    s.add_argument("--force", action="store_true", help="replace --out when it exists")
     s.set_defaults(func=_train)
 
     s = sub.add_parser(

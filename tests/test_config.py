@@ -121,3 +121,17 @@ def test_smoke_config_is_small():
     assert c.train.max_epochs is not None and c.train.max_epochs <= 3
     assert c.data.max_samples_per_split is not None
     assert c.loss.lambda_attr > 0 and c.loss.lambda_recon > 0
+
+
+def test_the_complete_setting_refuses_a_missing_rate():
+    """A rate-0.5 'emt' run would train at 0.0 and be filed under 0.5: every entry point refuses it."""
+    from emtlib.experiments import RunSpec
+
+    for make in (lambda: paper_config("mosi", "emt", missing_rate=0.5),
+                 lambda: smoke_config("mosi", "emt", missing_rate=0.5),
+                 lambda: RunSpec(method="emt", missing_rate=0.5).config(),
+                 lambda: apply_overrides(paper_config("mosi", "emt"), ["missing_rate=0.5"])):
+        with pytest.raises(ValueError, match="complete setting.*emt_dlfr"):
+            make()
+    assert smoke_config("mosi", "emt").missing_rate == 0.0
+    assert smoke_config("mosi").missing_rate == 0.3

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -95,3 +96,17 @@ def test_cli_train_real_data_missing_fails_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="MOSI/Processed/unaligned_50.pkl"):
         main(["train", "--dataset", "mosi", "--data", str(tmp_path), "--profile", "smoke",
               "--out", str(tmp_path / "r.json")])
+
+
+def test_cli_checks_out_before_training(tmp_path):
+    """A record path that cannot be written is refused before a single batch is trained."""
+    args = ["train", "--dataset", "mosi", "--synthetic", "--profile", "smoke"]
+    with pytest.raises(SystemExit, match="is a folder"):
+        main(args + ["--out", str(tmp_path)])
+    (tmp_path / "r.json").write_text("{}")
+    with pytest.raises(SystemExit, match="exists: .*--force"):
+        main(args + ["--out", str(tmp_path / "r.json")])
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if not os.access(tmp_path / "locked", os.W_OK):  # root can write anywhere
+        with pytest.raises(SystemExit, match="cannot be written"):
+            main(args + ["--out", str(tmp_path / "locked" / "r.json")])

@@ -298,6 +298,11 @@ class ExperimentConfig(Serializable):
         _choice(self, "method", METHODS)
         _choice(self, "dataset", tuple(DATASETS))
         _probability(self, "missing_rate")
+        if self.method == "emt" and self.missing_rate != 0:
+            raise ValueError(
+                f"method 'emt' is the complete setting (rate 0.0), found missing_rate="
+                f"{self.missing_rate}: for EMT under missing data use method 'emt_dlfr' (with "
+                "loss.lambda_recon=0 and loss.lambda_attr=0 for vanilla EMT, the DLFR ablation)")
         if self.method in BASELINES:
             self._check_baseline()
             return

@@ -73,7 +73,7 @@ def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | N
                             data=DataConfig(source="synthetic"))
 
 
-def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: float = 0.3,
+def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: float | None = None,
                  seed: int = 111, **model_overrides: Any) -> ExperimentConfig:
     """A tiny CPU preset: MiniLM text encoder, d=32, 1 fusion layer, 2 epochs, 16 synthetic samples
     a split (the first 16 of a ~32-sample stand-in).
@@ -86,6 +86,8 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
     fields of its `baseline` section. Its procedure (optimisers, clipping, schedulers, label
     generation, stages, quirks) is the paper one.
     """
+    if missing_rate is None:  # 'emt' is the complete setting
+        missing_rate = 0.0 if method == "emt" else 0.3
     scale = round(32 / get_spec(dataset).split_sizes[0], 6)  # about 32 synthetic training samples
     data = DataConfig(source="synthetic", max_samples_per_split=16, synthetic_scale=scale)
     if method in BASELINES:
@@ -93,8 +95,7 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
         train = dataclasses.replace(base.train, max_epochs=2, device="cpu", num_workers=0, quiet=True)
         return dataclasses.replace(base, profile="smoke", train=train, data=data,
                                    baseline=smoke_hparams(method, base.dataset, **model_overrides))
-    base = paper_config(dataset, method, missing_rate=missing_rate if method == "emt_dlfr" else 0.0,
-                        seed=seed)
+    base = paper_config(dataset, method, missing_rate=missing_rate, seed=seed)
     model = dataclasses.replace(base.model, text_encoder="minilm", d_model=32, fusion_layers=1,
                                 heads=4, a_lstm_hidden=16, audio_out=16, v_lstm_hidden=16,
                                 video_out=16, post_fusion_dim=32, gmc_pred_dim=32,
