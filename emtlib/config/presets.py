@@ -75,7 +75,7 @@ def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | N
 
 def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: float | None = None,
                  seed: int = 111, **model_overrides: Any) -> ExperimentConfig:
-    """A tiny CPU preset: MiniLM text encoder, d=32, 1 fusion layer, 2 epochs, 16 synthetic samples
+    """A tiny CPU preset: MiniLM text encoder, d=32, 1 fusion layer, 1 epoch, 16 synthetic samples
     a split (the first 16 of a ~32-sample stand-in).
 
     Same loss structure and optimiser groups as the paper preset, so every code path runs; a
@@ -92,7 +92,7 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
     data = DataConfig(source="synthetic", max_samples_per_split=16, synthetic_scale=scale)
     if method in BASELINES:
         base = paper_config(dataset, method, missing_rate=missing_rate, seed=seed)
-        train = dataclasses.replace(base.train, max_epochs=2, device="cpu", num_workers=0, quiet=True)
+        train = dataclasses.replace(base.train, max_epochs=1, device="cpu", num_workers=0, quiet=True)
         return dataclasses.replace(base, profile="smoke", train=train, data=data,
                                    baseline=smoke_hparams(method, base.dataset, **model_overrides))
     base = paper_config(dataset, method, missing_rate=missing_rate, seed=seed)
@@ -101,7 +101,7 @@ def smoke_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: 
                                 video_out=16, post_fusion_dim=32, gmc_pred_dim=32,
                                 text_pred_dim=32, audio_pred_dim=8, video_pred_dim=8,
                                 **model_overrides)
-    train = dataclasses.replace(base.train, batch_size=8, update_epochs=1, max_epochs=2,
+    train = dataclasses.replace(base.train, batch_size=8, update_epochs=1, max_epochs=1,
                                 early_stop=2, lr_bert=5e-5, lr_other=1e-3, device="cpu",
                                 num_workers=0, quiet=True)
     return dataclasses.replace(base, profile="smoke", model=model, train=train, data=data)
