@@ -11,7 +11,7 @@ import torch
 from emtlib.__main__ import main
 from emtlib.config import apply_overrides, smoke_config
 from emtlib.data import load_data
-from emtlib.train import accumulation_schedule, fit
+from emtlib.train import accumulation_schedule, evaluate_model, fit
 
 # A budget that learns: ~320 synthetic MOSI training samples, 2 epochs (about 40 s a run here).
 LEARNING = ["data.synthetic_scale=0.25", "data.max_samples_per_split=none", "train.max_epochs=2",
@@ -45,17 +45,21 @@ def two_threads():
     torch.set_num_threads(n)
 
 
-@pytest.mark.parametrize("rate", [0.0, 0.5])
-def test_smoke_training_beats_the_label_mean(rate, two_threads):
-    cfg = apply_overrides(smoke_config("mosi", missing_rate=rate), LEARNING)
+def test_training_beats_the_label_mean_on_incomplete_and_complete_views(two_threads):
+    """EMT-DLFR trained at missing rate 0.5 learns: its test MAE beats the train-mean predictor's
+    on the rate-0.5 test split (the run's own score) and on the complete test split."""
+    cfg = apply_overrides(smoke_config("mosi", missing_rate=0.5), LEARNING)
     with pytest.warns(UserWarning, match="last batch of one sample"):  # 321 = 10 * 32 + 1
         result = fit(cfg)
     baseline = label_mean_mae(load_data(cfg))
-    mae = result.record["metrics"]["mae"]
-    print(f"rate {rate}: test MAE {mae:.3f} vs label-mean {baseline:.3f}, "
-          f"corr {result.record['metrics']['corr']:.3f}, {result.record['wall_time_s']:.0f} s")
-    assert mae < 0.95 * baseline
-    assert result.record["metrics"]["corr"] > 0.2
+    scores = {0.5: result.record["metrics"],
+              0.0: evaluate_model(result.model, apply_overrides(cfg, ["missing_rate=0.0"]))}
+    for rate, m in scores.items():
+        print(f"rate {rate}: test MAE {m['mae']:.3f} vs label-mean {baseline:.3f}, "
+              f"corr {m['corr']:.3f}")
+        assert m["mae"] < 0.95 * baseline
+        assert m["corr"] > 0.2
+    assert scores[0.0]["mae"] < scores[0.5]["mae"]  # missing views cost accuracy
     assert result.record["data"]["train_samples_dropped_per_epoch"] == 1
 
 
