@@ -48,7 +48,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from emtlib.config.baselines import MulTHParams, with_quirks
+from emtlib.config.baselines import MulTHParams
 from .transformer_encoder import TransformerEncoder, encode_text, freeze, l1_loss, pad_text, pad_time
 
 

@@ -68,7 +68,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from emtlib.config.baselines import TFRNetHParams, with_quirks
+from emtlib.config.baselines import TFRNetHParams
 from .transformer_encoder import TransformerEncoder, encode_text, l1_loss, pad_text, pad_time
 
 MODALITIES = ("text", "audio", "vision")
