@@ -46,7 +46,7 @@ class _Common(Serializable):
 
 @dataclass
 class _Shapes(_Common):
-    """Dataset shapes and the quirks switch shared by TFN, LMF, MulT and TFR-Net."""
+    """The dataset's feature sizes and full padded lengths, read by TFN, LMF, MulT and TFR-Net."""
 
     text_len: int = 50
     """L: full length of the text rows (CLS and SEP included)."""
