@@ -84,6 +84,7 @@ def trained_model(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR):
     """
     from . import train as _train
     from .models import build_model
+    from .runtime import resolve_device
 
     cfg = run_config(spec)
     key = config_key(cfg)
@@ -91,7 +92,7 @@ def trained_model(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR):
     ckpt = path.with_suffix(".pt")
     record = read_record(path, key)
     state = _read_checkpoint(ckpt, key) if record is not None else None
-    device = _train.resolve_device(cfg.train.device)
+    device = resolve_device(cfg.train.device)
     if state is not None:
         with torch.random.fork_rng(devices=[]):  # random init is overwritten; keep the caller's RNG
             model = build_model(cfg, pretrained_text=False)

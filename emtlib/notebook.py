@@ -101,7 +101,7 @@ class Session:
         """Notebook 03's fusion costs over M (T = 100) and over T (M = 3), `SCALING_VALUES` of the
         profile; seconds measured on the session's device in the paper profile only."""
         from .complexity import fusion_scaling
-        from .train import resolve_device
+        from .runtime import resolve_device
 
         M_values, T_values = SCALING_VALUES[self.profile]
         device = resolve_device(self.device)
@@ -176,9 +176,10 @@ def _inline_figures() -> None:
 def banner(s: Session) -> str:
     """Dataset, data source (file and SHA-1, or synthetic), profile, device, encoder."""
     from .data.mmsa import file_sha1, resolve_path
-    from .train import resolve_device
+    from .runtime import resolve_device, resolve_precision
 
     cfg = s.spec().config()
+    device = resolve_device(s.device)
     if s.synthetic:
         source = f"synthetic stand-in shaped like {s.dataset.upper()} (emtlib.data.synthetic, " \
                  f"scale {cfg.data.synthetic_scale:g}, seed {cfg.data.synthetic_seed})"
@@ -191,7 +192,8 @@ def banner(s: Session) -> str:
         f"profile:      {s.profile}"
         + (f" (forced by {PROFILE_ENV}=smoke, set by the test configuration)" if s.forced_by_env
            else ""),
-        f"device:       {s.device} -> {resolve_device(s.device).type}",
+        f"device:       {s.device} -> {device.type}",
+        f"precision:    {cfg.train.precision} -> {resolve_precision(cfg.train.precision, device)}",
         f"text encoder: {cfg.model.text_encoder}",  # EMT's; baselines name theirs in their config
         f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}",
     ]

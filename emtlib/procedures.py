@@ -40,20 +40,10 @@ import torch
 from .progress import tqdm
 
 from .config import ExperimentConfig
+from .runtime import autocast, resolve_precision, to_device
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    """Move the tensors of a batch to `device`."""
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-            for k, v in batch.items()}
-
-
-def autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when `amp`, a no-op context otherwise."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and amp)
-
 
 def _floats(terms: dict) -> dict[str, float]:
     return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
@@ -114,7 +104,7 @@ class Procedure:
 
     def __init__(self, cfg: ExperimentConfig, model: torch.nn.Module, device: torch.device):
         self.cfg, self.model, self.device = cfg, model, device
-        self.amp = cfg.train.amp
+        self.precision = resolve_precision(cfg.train.precision, device)  # 'fp32' or 'bf16'
         self.quiet = cfg.train.quiet
         self.optimizers: list = []
         self.schedulers: list = []
@@ -134,7 +124,7 @@ class Procedure:
     @torch.no_grad()
     def eval_batch(self, batch: dict) -> tuple[dict[str, float], torch.Tensor]:
         """Terms and prediction of one batch (already on the device), in eval mode."""
-        with autocast(self.device, self.amp):
+        with autocast(self.device, self.precision):
             terms, pred = self.forward_eval(batch)
         return _floats(terms), pred
 
@@ -184,7 +174,7 @@ class AccumulatingProcedure(Procedure):
             if zero:
                 opt.zero_grad(set_to_none=True)
             batch = to_device(batch, self.device)
-            with autocast(self.device, self.amp):
+            with autocast(self.device, self.precision):
                 loss, terms, out = self.train_loss(batch, epoch)
             loss.backward()
             self.clip()
@@ -353,11 +343,11 @@ class MMIMProcedure(Procedure):
         for i, batch in enumerate(self._bar(loader, f"{desc} stage 1")):
             if self._stage1_done(i, n):
                 break
-            with autocast(self.device, self.amp):
+            with autocast(self.device, self.precision):
                 s1.add(mmim.stage1_step(self.model, to_device(batch, self.device), opt_mmilb))
         memory = mmim.MMIMMemory(self.h.mem_size)
         for i, batch in enumerate(self._bar(loader, f"{desc} stage 2")):
-            with autocast(self.device, self.amp):
+            with autocast(self.device, self.precision):
                 s2.add(mmim.stage2_step(self.model, to_device(batch, self.device), opt_main, memory, i))
         self.model.zero_grad(set_to_none=True)
         terms = s2.means()
@@ -396,4 +386,4 @@ gain terms between epochs (generation loss from epoch 2, moved labels, the entro
 
 __all__ = ["Procedure", "AccumulatingProcedure", "ModelLossProcedure", "DoubleStepProcedure",
            "MISAProcedure", "SelfMMProcedure", "MMIMProcedure", "make_baseline_procedure",
-           "accumulation_step_schedule", "to_device", "autocast"]
+           "accumulation_step_schedule"]

@@ -48,18 +48,8 @@ from .losses import total_loss
 from .metrics import regression_metrics
 from .models import build_model
 from .models.released import load_checkpoint
-from .procedures import Procedure, autocast, make_baseline_procedure, to_device
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when present, else CPU; asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for but no CUDA device is available; "
-                           "use device='auto' or 'cpu'")
-    return dev
-
+from .procedures import Procedure, make_baseline_procedure
+from .runtime import autocast, resolve_device, resolve_precision, to_device, to_float
 
 # ---- optimisation ----------------------------------------------------------------------------
 
@@ -75,18 +65,21 @@ def accumulation_schedule(n_batches: int, update_epochs: int) -> list[bool]:
 # ---- one epoch -------------------------------------------------------------------------------
 
 def train_epoch(model, loader, optimizer, cfg: ExperimentConfig, device, desc: str = "") -> dict:
-    """One epoch with the released accumulation; returns mean loss terms over batches."""
+    """One epoch with the released accumulation; returns mean loss terms over batches.
+
+    The forward pass runs in the run's precision, the losses in float32 (docs/training.md#precision)."""
     model.train()
     tc = cfg.train
     sums: dict[str, float] = defaultdict(float)
     steps = accumulation_schedule(len(loader), tc.update_epochs)
     optimizer.zero_grad(set_to_none=True)
+    precision = resolve_precision(tc.precision, device)
     n = 0
     for batch, step in zip(tqdm(loader, desc=desc, leave=False, disable=tc.quiet), steps):
         batch = to_device(batch, device)
-        with autocast(device, tc.amp):
+        with autocast(device, precision):
             out = model(batch)
-            loss, terms = total_loss(out, batch, cfg.loss, cfg.method)
+        loss, terms = total_loss(to_float(out), batch, cfg.loss, cfg.method)
         loss.backward()
         if step:
             optimizer.step()
@@ -108,15 +101,17 @@ class EMTProcedure(Procedure):
 
     def make_optimization(self):
         # see docs/training.md#optimizer
-        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train))]
+        # foreach: the same arithmetic as the per-tensor loop (bit-identical), fewer kernel launches
+        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train), foreach=True)]
         return self.optimizers, []
 
     def train_epoch(self, loader, epoch: int, desc: str = "") -> dict:
         return train_epoch(self.model, loader, self.optimizers[0], self.cfg, self.device, desc)
 
     def forward_eval(self, batch):
-        out = self.model(batch)
-        _, terms = total_loss(out, batch, self.cfg.loss, self.cfg.method)
+        out = to_float(self.model(batch))  # called under the run's autocast (Procedure.eval_batch)
+        with torch.autocast(self.device.type, enabled=False):  # losses in float32
+            _, terms = total_loss(out, batch, self.cfg.loss, self.cfg.method)
         return terms, out["pred_m"]
 
 
@@ -193,7 +188,8 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         # EMT: Adam with the five groups (docs/training.md#optimizer); MMIM re-initialises
         proc.make_optimization()
         loaders = {s: make_loader(ds, batch_size, shuffle=(s == "train"), seed=cfg.seed,
-                                  num_workers=tc.num_workers, drop_last=(s == "train" and drop_last))
+                                  num_workers=tc.num_workers, drop_last=(s == "train" and drop_last),
+                                  bucket_by_length=tc.bucket_by_length)
                    for s, ds in datasets.items()}
         key = proc.key
         best, best_epoch, best_state, history, train_seconds = math.inf, 0, None, [], []
@@ -230,6 +226,7 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         "wall_time_s": time.perf_counter() - t0,
         "train_epoch_s": train_seconds,
         "device": str(device),
+        "precision": resolve_precision(tc.precision, device),  # what 'auto' resolved to
         "emtlib_version": __version__,
         "torch_version": torch.__version__,
         "data": {"path": str(data.path) if data.path else None, "sha1": data.sha1,
@@ -272,7 +269,8 @@ def evaluate_model(model: torch.nn.Module, config: ExperimentConfig, split: str 
     device = resolve_device(config.train.device)
     model = model.to(device)
     loader = make_loader(datasets[split], run_batch_size(config), shuffle=False, seed=config.seed,
-                         num_workers=config.train.num_workers)
+                         num_workers=config.train.num_workers,
+                         bucket_by_length=config.train.bucket_by_length)
     _, pred, y = evaluate(model, loader, config, device)
     return regression_metrics(config.dataset, pred, y)
 

@@ -37,7 +37,7 @@ def test_paper_configs_build_and_round_trip(dataset):
         assert isinstance(c.baseline, hparams_class(m)) and c.baseline.dataset == dataset
         assert c.baseline.faithful_quirks and c.train.max_epochs is None
         d = c.to_dict()
-        assert set(d["train"]) == {"max_epochs", "device", "amp", "num_workers", "quiet"}
+        assert set(d["train"]) == {"max_epochs", "device", "precision", "bucket_by_length", "num_workers", "quiet"}
         assert ExperimentConfig.from_dict(json.loads(json.dumps(d))) == c
         assert ExperimentConfig.from_json(c.to_json()) == c
         model = build_model(c, pretrained_text=False, text_encoder=encoder)

@@ -77,12 +77,12 @@ def test_macs_of_one_mpu_direction_by_hand():
     SA: 4 Tq d^2 + 2 Tq^2 d; GEGLU FFN: 8 Tq d^2 + 4 Tq d^2."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from emtlib.models.layers import CrossSelfTransformer
+    from emtlib.models.layers import CrossSelfTransformer, attention_kernel
 
     d, Tq, Tk = 32, 7, 11
     half = CrossSelfTransformer(d, heads=4).eval()
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
+    with torch.no_grad(), attention_kernel(half, "explicit"), counter:
         half(torch.randn(1, Tq, d), torch.randn(1, Tk, d))
     expected = 18 * Tq * d * d + 2 * Tk * d * d + 2 * Tq * Tk * d + 2 * Tq * Tq * d
     assert counter.get_total_flops() // 2 == expected

@@ -102,20 +102,22 @@ def test_real_data_spec_needs_a_root_and_fails_with_the_loader_message(tmp_path)
         config_key(RunSpec(synthetic=False, data_root=str(tmp_path)).config())
 
 
-# Keys written by emtlib before its config became a package (commit e1fb292): a record cached then
-# must be found now, unless the model it describes changed (CH-SIMS' identity video projection).
-KEYS_BEFORE_THE_CONFIG_PACKAGE = {
-    ("emt_dlfr", "mosi", "paper", 0.5): "f2f400165ae7",
-    ("emt", "mosi", "paper", 0.0): "1eae2b88b45c",
-    ("emt_dlfr", "mosei", "paper", 0.5): "3a1310c891f3",
-    ("emt_dlfr", "mosi", "paper", 0.0): "cc88940c6d64",
+# Pinned keys: a record cached by one version must be found by the next unless what the run
+# computes changed. Last deliberate change: train.precision, model.attention, model.text_checkpointing
+# and train.bucket_by_length entered the config (precision 'auto' and the fused kernel are the
+# defaults, so the paper configurations compute differently from the records keyed before).
+PINNED_KEYS = {
+    ("emt_dlfr", "mosi", "paper", 0.5): "53376b41700f",
+    ("emt", "mosi", "paper", 0.0): "079c57014dc1",
+    ("emt_dlfr", "mosei", "paper", 0.5): "8117c3a35a89",
+    ("emt_dlfr", "mosi", "paper", 0.0): "bc9310e42300",
 }
 
 
-@pytest.mark.parametrize("method,dataset,profile,rate", sorted(KEYS_BEFORE_THE_CONFIG_PACKAGE))
-def test_cache_keys_survive_the_refactor(method, dataset, profile, rate):
+@pytest.mark.parametrize("method,dataset,profile,rate", sorted(PINNED_KEYS))
+def test_cache_keys_change_only_deliberately(method, dataset, profile, rate):
     spec = RunSpec(method=method, dataset=dataset, profile=profile, missing_rate=rate)
-    assert config_key(spec.config()) == KEYS_BEFORE_THE_CONFIG_PACKAGE[method, dataset, profile, rate]
+    assert config_key(spec.config()) == PINNED_KEYS[method, dataset, profile, rate]
 
 
 def test_records_of_models_whose_projection_became_the_identity_are_not_reused():

@@ -304,3 +304,115 @@ def test_rate_zero_gives_zero_reconstruction(tiny_bert_dir):
     _, terms = total_loss(model(batch), batch, cfg.loss)
     assert terms["recon_text"] == terms["recon_audio"] == terms["recon_video"] == 0.0
     assert terms["loss_attr"] != 0.0
+
+
+# ---- attention kernels, activation checkpointing, precision (docs/model.md#attention-kernels) ----
+
+def _both_kernels(model, batch, cfg):
+    from emtlib.models.layers import attention_kernel
+
+    results = {}
+    for kernel in ("explicit", "fused"):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(1)  # the same dropout draws elsewhere (FFN, head, BERT)
+        with attention_kernel(model, kernel):
+            out = model(batch)
+            loss, _ = total_loss(out, batch, cfg.loss)
+        loss.backward()
+        results[kernel] = (out["pred_m"].detach(), [p.grad.clone() for p in model.fusion.parameters()
+                                                    if p.grad is not None])
+    return results["explicit"], results["fused"]
+
+
+@pytest.mark.parametrize("fusion", ["oagl", "ooll", "oall"])
+def test_fused_attention_computes_the_explicit_function(tiny_bert_dir, fusion):
+    """Same outputs and gradients from both kernels (no attention dropout, so no random draw differs)."""
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir, fusion=fusion, attn_dropout=0.0)
+    model = build_model(cfg).train()
+    (pe, ge), (pf, gf) = _both_kernels(model, make_batch(), cfg)
+    torch.testing.assert_close(pf, pe, rtol=1e-4, atol=1e-5)
+    assert len(ge) == len(gf) > 0
+    for a, b in zip(ge, gf):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5)
+
+
+def test_fused_attention_with_no_valid_key_averages_uniformly(tiny_bert_dir):
+    """A text with no word (CLS, SEP only): every text key of that sample is padding. Both kernels
+    then average the values uniformly (no NaN); only the gradient into that row's scores differs
+    (the explicit fill passes none), so only outputs are compared."""
+    batch = make_batch()
+    batch["text"][2, 1] = 0
+    batch["text"][2, 1, :2] = 1
+    batch["text_m"][2] = batch["text"][2]
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir, attn_dropout=0.0)
+    model = build_model(cfg).train()
+    (pe, _), (pf, _) = _both_kernels(model, batch, cfg)
+    assert torch.isfinite(pf).all()
+    torch.testing.assert_close(pf, pe, rtol=1e-4, atol=1e-5)
+
+
+def test_attention_capture_always_runs_explicit(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(tiny_bert_dir, attention="fused")).eval()
+    with torch.no_grad():
+        out = model(make_batch(), return_attention=True)
+    maps = out["attention"]["audio"][0]  # (B, heads, 3, T_a)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(maps.shape[:-1]))
+
+
+def test_text_checkpointing_changes_nothing_but_memory(tiny_bert_dir):
+    batch = make_batch()
+    grads = []
+    for ckpt in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_config(tiny_bert_dir, text_checkpointing=ckpt)
+        model = build_model(cfg).train()
+        torch.manual_seed(1)
+        loss, _ = total_loss(model(batch), batch, cfg.loss)
+        loss.backward()
+        grads.append([p.grad for p in model.text_model.parameters() if p.grad is not None])
+    assert len(grads[0]) == len(grads[1]) > 0
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a)
+
+
+def test_bf16_autocast_forward_with_float32_losses(tiny_bert_dir):
+    from emtlib.runtime import autocast, to_float
+
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir)
+    model = build_model(cfg).train()
+    batch = make_batch()
+    with autocast(torch.device("cpu"), "bf16"):
+        out = model(batch)
+    assert out["pred_m"].dtype == torch.bfloat16  # the head's Linear ran in bf16
+    out = to_float(out)
+    assert out["pred_m"].dtype == torch.float32
+    assert out["recon"]["audio"]["pred"].dtype == torch.float32
+    loss, terms = total_loss(out, batch, cfg.loss)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in model.parameters())
+    bn = model.projector["gmc"][1]  # BatchNorm statistics stay float32
+    assert bn.running_mean.dtype == torch.float32 and torch.isfinite(bn.running_mean).all()
+
+
+def test_cpu_attention_dropout_drops_with_probability_p_and_keeps_the_mean():
+    """With v = identity, the output rows are the dropped-out attention probabilities."""
+    from emtlib.models.layers import _attention_with_dropout_cpu
+
+    torch.manual_seed(0)
+    B, h, Tq, Tk, p = 2, 2, 64, 32, 0.3
+    q, k = torch.randn(B, h, Tq, Tk), torch.randn(B, h, Tk, Tk)
+    v = torch.eye(Tk).expand(B, h, Tk, Tk)
+    mask = torch.zeros(B, 1, 1, Tk)
+    mask[0, ..., -4:] = -torch.finfo(torch.float32).max  # 4 padded keys in sample 0
+    expected = ((q @ k.transpose(-1, -2)) * 0.5 + mask).softmax(-1)
+    draws = torch.stack([_attention_with_dropout_cpu(q, k, v, mask, 0.5, p) for _ in range(400)])
+    dropped = (draws == 0).float().mean().item()
+    assert abs(dropped - (p + (1 - p) * 4 / (2 * Tk))) < 0.01  # padded keys are 0 anyway
+    sd = expected * (p / (1 - p) / len(draws)) ** 0.5  # std of the mean of the scaled keeps
+    assert ((draws.mean(0) - expected).abs() <= 5 * sd + 1e-6).all()
+    assert (draws[:, 0, ..., -4:] == 0).all()

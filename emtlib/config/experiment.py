@@ -12,7 +12,8 @@ written by `to_dict`):
     method            model  loss  train                                    baseline
     emt_dlfr, emt     yes    yes   all fields                               None
     the 7 baselines   None   None  run-level only: max_epochs, device,      the method's hyperparameter
-                                   amp, num_workers, quiet                  dataclass (config.baselines)
+                                   precision, bucket_by_length,             dataclass (config.baselines)
+                                   num_workers, quiet
 
 A baseline's optimisation lives in its `baseline` section, not in `train` (setting e.g.
 `train.batch_size` for a baseline is an error naming the baseline field to use instead).
@@ -40,7 +41,10 @@ ATTRACTIONS = ("simsiam", "cosine")
 RECON_LOSSES = ("smooth_l1",)
 EMT_METHODS = ("emt_dlfr", "emt")
 METHODS = EMT_METHODS + BASELINES
-BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "amp", "num_workers", "quiet")
+PRECISIONS = ("auto", "fp32", "bf16")
+ATTENTION_KERNELS = ("fused", "explicit")
+BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "precision", "bucket_by_length", "num_workers",
+                         "quiet")
 """The TrainConfig fields a baseline run reads; the rest is EMT's optimisation (see module doc)."""
 # Where a baseline keeps what an EMT TrainConfig field means (error messages only).
 _BASELINE_EQUIVALENT = {"batch_size": "baseline.batch_size", "early_stop": "baseline.early_stop",
@@ -120,6 +124,12 @@ class ModelConfig(Serializable):
     """Learnable positional embedding instead of the sinusoidal one."""
     max_seq_len: int = 1024
     """Length of the positional embedding table."""
+    attention: str = "fused"
+    """Attention kernel: 'fused' (scaled_dot_product_attention) or 'explicit' (matmuls, as
+    released); the same function (docs/model.md#attention-kernels). Attention capture and MAC
+    counting always run the explicit path."""
+    text_checkpointing: bool = False
+    """Activation checkpointing of the text encoder: less memory, one more text forward pass."""
     fusion: str = "oagl"
     """Fusion strategy (paper 3.3.3): 'oagl' (EMT, eq. 8), 'ooll' (eq. 6) or 'oall' (eq. 7)."""
     update: str = "parallel"
@@ -152,6 +162,7 @@ class ModelConfig(Serializable):
         _choice(self, "update", UPDATES)
         _choice(self, "pooling", POOLINGS)
         _choice(self, "attn_act_fn", ATTN_ACTS)
+        _choice(self, "attention", ATTENTION_KERNELS)
         _positive(self, "text_len", "audio_dim", "audio_len", "vision_dim", "vision_len",
                   "a_lstm_hidden", "a_lstm_layers", "audio_out", "v_lstm_hidden", "v_lstm_layers",
                   "video_out", "d_model", "fusion_layers", "heads", "ff_expansion", "max_seq_len",
@@ -220,8 +231,12 @@ class TrainConfig(Serializable):
     """Model-selection key, minimised: 'loss' (total validation loss, as released) or 'loss_pred_m'."""
     device: str = "auto"
     """'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'."""
-    amp: bool = True
-    """bf16 autocast on CUDA (ignored on CPU)."""
+    precision: str = "auto"
+    """'auto' (bf16 autocast where the device computes bf16 natively: CUDA with bf16 support, CPUs
+    with avx512_bf16/amx_bf16; fp32 elsewhere), 'fp32' or 'bf16' (docs/training.md#precision)."""
+    bucket_by_length: bool = False
+    """Batches of samples of similar lengths, batch order shuffled each epoch; off = the released
+    batching (docs/training.md#length-bucketing)."""
     num_workers: int = 0
     """DataLoader worker processes."""
     quiet: bool = False
@@ -229,6 +244,7 @@ class TrainConfig(Serializable):
 
     def __post_init__(self):
         _choice(self, "key_eval", KEY_EVALS)
+        _choice(self, "precision", PRECISIONS)
         _positive(self, "batch_size", "update_epochs", "early_stop")
         if self.max_epochs is not None:
             _positive(self, "max_epochs")

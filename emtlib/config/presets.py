@@ -28,7 +28,7 @@ def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | N
     docs/training.md#complete-and-incomplete-settings).
 
     A baseline method gets its released preset (docs/baselines.md; `baseline_source` picks another
-    source, see emtlib.config.baselines.SOURCES), `faithful_quirks` on, fp32 (amp off, as the
+    source, see emtlib.config.baselines.SOURCES), `faithful_quirks` on, fp32 (precision 'fp32', as the
     originals ran), no epoch cap (its own early stopping), and model = loss = None.
     """
     if method not in METHODS:
@@ -37,7 +37,7 @@ def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | N
     if method in BASELINES:
         return ExperimentConfig(method=method, dataset=ds, seed=seed,
                                 missing_rate=0.0 if missing_rate is None else missing_rate,
-                                profile="paper", model=None, loss=None, train=TrainConfig(amp=False),
+                                profile="paper", model=None, loss=None, train=TrainConfig(precision="fp32"),
                                 data=DataConfig(source="synthetic"),
                                 baseline=paper_hparams(method, ds, baseline_source))
     if baseline_source is not None:

@@ -30,6 +30,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .missing import MISSING_SEEDS, make_missing
+from .sampling import LengthBucketSampler
 
 UNIMODAL = {"regression_labels_T": "labels_T", "regression_labels_A": "labels_A",
             "regression_labels_V": "labels_V"}
@@ -65,6 +66,11 @@ class MMSADataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def lengths(self) -> np.ndarray:
+        """(N, 3) per sample: text tokens (CLS and SEP included), audio frames, vision frames."""
+        return np.stack([self.text[:, 1].sum(1).numpy(), self.tensors["audio_lengths"].numpy(),
+                         self.tensors["vision_lengths"].numpy()], axis=1)
+
     def __getitem__(self, i: int) -> dict:
         item = {"text": self.text[i], "text_m": self.text_m[i], "text_kept": self.text_kept[i],
                 "index": i, "id": self.ids[i]}
@@ -93,10 +99,17 @@ def collate_mmsa(samples: list[dict]) -> dict:
 
 
 def make_loader(dataset: MMSADataset, batch_size: int, shuffle: bool, seed: int = 0,
-                num_workers: int = 0, drop_last: bool = False) -> DataLoader:
-    """A DataLoader whose shuffling comes from its own generator (no global seed)."""
+                num_workers: int = 0, drop_last: bool = False,
+                bucket_by_length: bool = False) -> DataLoader:
+    """A DataLoader whose shuffling comes from its own generator (no global seed); with
+    `bucket_by_length`, batches of similar lengths (emtlib.data.sampling)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, found {batch_size}")
+    if bucket_by_length:
+        sampler = LengthBucketSampler(dataset.lengths(), batch_size, shuffle=shuffle, seed=seed,
+                                      drop_last=drop_last)
+        return DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                          collate_fn=collate_mmsa)
     gen = torch.Generator().manual_seed(int(seed))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=gen,
                       num_workers=num_workers, collate_fn=collate_mmsa, drop_last=drop_last)

@@ -97,7 +97,8 @@ class EMT(nn.Module):
         self.pairs = modality_pairs(M)  # OOLL only
         d = cfg.d_model
         self.pos_emb = PositionalEmbedding(d, cfg.max_seq_len, cfg.learnable_pos_emb, cfg.emb_dropout)
-        half = CrossSelfTransformer(d, cfg.heads, cfg.ff_expansion, cfg.attn_dropout, cfg.ff_dropout)
+        half = CrossSelfTransformer(d, cfg.heads, cfg.ff_expansion, cfg.attn_dropout, cfg.ff_dropout,
+                                    fused_attention=cfg.attention == "fused")
         mpu = _clones(half, 2, cfg.mpu_share)  # the two directions of one MPU (eq. 4)
         n_units = len(self.pairs) if cfg.fusion == "ooll" else M  # MPUs per layer
         layer = _clones(mpu, n_units, cfg.modality_share)  # one MPU per modality (per pair for OOLL)

@@ -92,6 +92,8 @@ class EMTDLFR(nn.Module):
         self.attraction = loss.attraction
         d = cfg.d_model
         self.text_model = text_encoder
+        if cfg.text_checkpointing:  # recompute BERT's activations in backward (training only)
+            text_encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         t_dim = text_encoder.config.hidden_size  # 768 for bert-base, 384 for MiniLM
         self.text_dim = t_dim
         self.audio_model = AuViSubNet(cfg.audio_dim, cfg.a_lstm_hidden, cfg.audio_out,

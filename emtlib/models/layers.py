@@ -1,12 +1,17 @@
 """Building blocks of EMT as released (docs/model.md).
 
-Attention is written with explicit matmuls so `torch.utils.flop_counter.FlopCounterMode`
-counts its MACs, and it can hand back its post-softmax, pre-dropout probabilities on request.
+Attention has two kernels computing the same function (docs/model.md#attention-kernels):
+'fused', `F.scaled_dot_product_attention` (flash / memory-efficient kernels on GPU, the fused CPU
+kernel when no attention dropout is active), and 'explicit', matmuls as released. The explicit
+path also runs whenever the post-softmax, pre-dropout probabilities are asked for (Figure 12) and
+inside `attention_kernel(model, "explicit")`, which MAC counting uses so that
+`torch.utils.flop_counter.FlopCounterMode` sees the matmuls.
 """
 from __future__ import annotations
 
 import copy
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -60,9 +65,9 @@ class PositionalEmbedding(nn.Module):
 
 class Attention(nn.Module):
     """Multi-head attention, bias-free q/kv, biased output, key-padding mask only
-    (docs/model.md#attention)."""
+    (docs/model.md#attention). `fused` picks scaled_dot_product_attention over explicit matmuls."""
 
-    def __init__(self, d: int, heads: int, dropout: float = 0.0):
+    def __init__(self, d: int, heads: int, dropout: float = 0.0, fused: bool = True):
         super().__init__()
         self.heads, self.dim_head = heads, d // heads
         self.scale = self.dim_head ** -0.5
@@ -70,6 +75,7 @@ class Attention(nn.Module):
         self.to_kv = nn.Linear(d, 2 * d, bias=False)
         self.to_out = nn.Linear(d, d)
         self.dropout = nn.Dropout(dropout)
+        self.fused = fused
 
     def forward(self, x, context=None, key_mask=None, capture: list | None = None):
         # x (B, Tq, d); context (B, Tk, d); key_mask (B, Tk) bool, True = attend
@@ -81,6 +87,26 @@ class Attention(nn.Module):
         k, v = self.to_kv(context).chunk(2, dim=-1)
         k = k.view(B, Tk, h, dh).transpose(1, 2)  # (B, h, Tk, dh)
         v = v.view(B, Tk, h, dh).transpose(1, 2)  # (B, h, Tk, dh)
+        if self.fused and capture is None:
+            out = self._fused(q, k, v, key_mask)  # (B, h, Tq, dh)
+        else:
+            out = self._explicit(q, k, v, key_mask, capture)  # (B, h, Tq, dh)
+        out = out.transpose(1, 2).reshape(B, Tq, h * dh)  # (B, Tq, d)
+        return self.to_out(out)
+
+    def _fused(self, q, k, v, key_mask):
+        mask = None
+        if key_mask is not None:
+            # additive and finite, like the explicit path's fill: a row with no valid key attends
+            # uniformly instead of giving NaN
+            mask = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device)
+            mask = mask.masked_fill(~key_mask, -torch.finfo(q.dtype).max)[:, None, None, :]  # (B, 1, 1, Tk)
+        p = self.dropout.p if self.training else 0.0
+        if p > 0 and q.device.type == "cpu":
+            return _attention_with_dropout_cpu(q, k, v, mask, self.scale, p)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=self.scale)
+
+    def _explicit(self, q, k, v, key_mask, capture):
         dots = (q @ k.transpose(-1, -2)) * self.scale  # (B, h, Tq, Tk)
         if key_mask is not None:
             dots = dots.masked_fill(~key_mask[:, None, None, :], -torch.finfo(dots.dtype).max)
@@ -88,9 +114,40 @@ class Attention(nn.Module):
         if capture is not None:
             # post-softmax, pre-dropout (docs/model.md#attention-maps)
             capture.append(attn.detach())
-        out = self.dropout(attn) @ v  # (B, h, Tq, dh)
-        out = out.transpose(1, 2).reshape(B, Tq, h * dh)  # (B, Tq, d)
-        return self.to_out(out)
+        return self.dropout(attn) @ v  # (B, h, Tq, dh)
+
+
+def _attention_with_dropout_cpu(q, k, v, mask, scale: float, p: float) -> torch.Tensor:
+    """Attention with dropout on the probabilities, for CPU training.
+
+    The fused CPU kernel of scaled_dot_product_attention has no dropout; with dropout it falls back
+    to its math path, which draws the dropout mask with `bernoulli_` (about 2.5x slower than
+    `rand` here) and checks every row for being fully masked. This path draws the mask from
+    `torch.rand` (in float32, so the keep probability is exactly 1 - p) and fills masked keys
+    additively, as `Attention._fused` prepared them; the function is the same.
+    """
+    dots = (q @ k.transpose(-1, -2)).mul_(scale)  # (B, h, Tq, Tk)
+    if mask is not None:
+        dots = dots.add_(mask)  # (B, 1, 1, Tk) broadcast
+    attn = dots.softmax(dim=-1)
+    keep = torch.rand(attn.shape, device=attn.device) >= p  # (B, h, Tq, Tk) bool, P(keep) = 1 - p
+    return (attn * keep).mul_(1.0 / (1.0 - p)) @ v  # (B, h, Tq, dh)
+
+
+@contextmanager
+def attention_kernel(model: nn.Module, kernel: str):
+    """Run every Attention of `model` with `kernel` ('fused' or 'explicit') inside the block."""
+    if kernel not in ("fused", "explicit"):
+        raise ValueError(f"attention kernel {kernel!r}: expected 'fused' or 'explicit'")
+    layers = [m for m in model.modules() if isinstance(m, Attention)]
+    before = [m.fused for m in layers]
+    for m in layers:
+        m.fused = kernel == "fused"
+    try:
+        yield model
+    finally:
+        for m, f in zip(layers, before):
+            m.fused = f
 
 
 class FeedForward(nn.Module):
@@ -116,13 +173,13 @@ class CrossSelfTransformer(nn.Module):
     """
 
     def __init__(self, d: int, heads: int, ff_expansion: int = 4, attn_dropout: float = 0.0,
-                 ff_dropout: float = 0.0):
+                 ff_dropout: float = 0.0, fused_attention: bool = True):
         super().__init__()
         self.norm_q = nn.LayerNorm(d)
         self.norm_c = nn.LayerNorm(d)  # the context's own LayerNorm
-        self.cross_attn = Attention(d, heads, attn_dropout)
+        self.cross_attn = Attention(d, heads, attn_dropout, fused_attention)
         self.norm_sa = nn.LayerNorm(d)
-        self.self_attn = Attention(d, heads, attn_dropout)
+        self.self_attn = Attention(d, heads, attn_dropout, fused_attention)
         self.norm_ff = nn.LayerNorm(d)
         self.ff = FeedForward(d, ff_expansion, ff_dropout)
 
