@@ -18,6 +18,7 @@ twice per step at full lengths: tens of seconds a step on a CPU).
     python benchmarks/table8_fusion.py --with-baselines --fusions oagl   # MulT, TFR-Net next to OAGL
     python benchmarks/table8_fusion.py --device cuda --batch-size 32 --steps 5
     python benchmarks/table8_fusion.py --lengths 50 100 100 # shorter (more realistic) batches
+    python benchmarks/table8_fusion.py --amp --set model.fusion_layers=2   # config overrides
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def measure(fusion: str, args: dict) -> dict:
     if args["threads"]:
         torch.set_num_threads(args["threads"])
     device = torch.device(args["device"])
-    cfg = apply_overrides(paper_config("mosi"), [f"model.fusion={fusion}"])
+    cfg = apply_overrides(paper_config("mosi"), [*args["overrides"], f"model.fusion={fusion}"])
     macs = fusion_macs(cfg)
     model = build_model(cfg, pretrained_text=False).to(device)
     params = count_parameters(model)
@@ -127,6 +128,9 @@ def main(argv=None) -> list[dict]:
                    help="add the reference rows MulT and TFR-Net (paper Table 8)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads in each child (0 = default)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override for the fusion rows, e.g. model.attention=fused (repeatable; "
+                        "not applied to the baseline rows)")
     a = p.parse_args(argv)
     import torch
 
@@ -134,9 +138,11 @@ def main(argv=None) -> list[dict]:
     cuda = device.startswith("cuda")
     args = dict(device=device, batch_size=a.batch_size or (32 if cuda else 2),
                 steps=a.steps or (5 if cuda else 1), warmup=a.warmup,
-                lengths=tuple(a.lengths) if a.lengths else None, amp=a.amp, threads=a.threads)
+                lengths=tuple(a.lengths) if a.lengths else None, amp=a.amp, threads=a.threads,
+                overrides=list(a.set))
     print(f"device={device} batch_size={args['batch_size']} steps={args['steps']} "
-          f"lengths={args['lengths'] or (50, 375, 500)} amp={a.amp}", flush=True)
+          f"lengths={args['lengths'] or (50, 375, 500)} amp={a.amp}"
+          + (f" overrides={' '.join(a.set)}" if a.set else ""), flush=True)
     ctx = mp.get_context("spawn")
     rows = []
     for f in list(a.fusions) + (list(BASELINE_ROWS) if a.with_baselines else []):
