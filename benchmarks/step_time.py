@@ -36,12 +36,11 @@ Modes (--modes):
               500; `emtlib.complexity.random_batch`, random content)
 
 Settings (--settings): '+'-joined tokens, applied with `emtlib.config.apply_overrides`:
-fp32 | bf16 | auto (train.precision; bf16 = bf16 autocast around forward and loss; auto = bf16
-on CUDA, fp32 on CPU), explicit | fused (model.attention), bucket (train.bucket_by_length=true:
-the batches come from the length-bucketing loader), ckpt (model.text_checkpointing=true). A key
-this emtlib does not have is dropped with a note when the token asks for what emtlib does
-anyway (fp32, explicit, no bucketing, no checkpointing) and skips the row otherwise. The released
-side always runs as released (fp32, its own attention).
+fp32 | bf16 | auto (train.precision: bf16 autocast around the forward pass, losses in float32;
+auto = bf16 where the device computes it natively), explicit | fused (model.attention), bucket
+(train.bucket_by_length=true: the batches come from the length-bucketing loader), ckpt
+(model.text_checkpointing=true). The released side always runs as released (fp32, its own
+attention).
 
     python benchmarks/step_time.py --released /path/to/EMT-DLFR              # GPU: the full story
     python benchmarks/step_time.py --device cpu --batch-size 4 --steps 1 --rounds 1 \\
@@ -60,7 +59,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import math
 import multiprocessing as mp
@@ -116,61 +114,13 @@ class Setting:
                     f"{'|'.join(ATTENTIONS)}, bucket, ckpt (joined with '+', e.g. bf16+fused+bucket)")
         return cls(name=text, **kw)
 
-    def wanted(self) -> list[tuple[str, str, bool]]:
-        """(override key, value, whether it asks for what emtlib does when the key is absent)."""
-        out = [("train.precision", self.precision, self.precision != "bf16")]
+    def overrides(self) -> list[str]:
+        """The setting as emtlib config overrides."""
+        out = [f"train.precision={self.precision}", f"train.bucket_by_length={str(self.bucket).lower()}",
+               f"model.text_checkpointing={str(self.checkpointing).lower()}"]
         if self.attention is not None:
-            out.append(("model.attention", self.attention, self.attention == "explicit"))
-        out.append(("train.bucket_by_length", str(self.bucket).lower(), not self.bucket))
-        out.append(("model.text_checkpointing", str(self.checkpointing).lower(), not self.checkpointing))
+            out.append(f"model.attention={self.attention}")
         return out
-
-
-def config_has(key: str) -> bool:
-    """Whether `section.field` is a field of this emtlib's config."""
-    from emtlib.config import ModelConfig, TrainConfig
-
-    section, name = key.split(".")
-    cls = {"model": ModelConfig, "train": TrainConfig}[section]
-    return name in {f.name for f in dataclasses.fields(cls)}
-
-
-def resolve_setting(s: Setting) -> tuple[list[str] | None, list[str]]:
-    """(overrides, notes); overrides is None when this emtlib cannot run the setting.
-
-    A key emtlib lacks is dropped when the setting asks for emtlib's behaviour without it
-    (fp32 / explicit attention / no bucketing / no checkpointing); otherwise the row is skipped.
-    bf16 without train.precision still runs: the benchmark applies the autocast itself.
-    """
-    overrides, notes = [], []
-    for key, value, is_default in s.wanted():
-        if config_has(key):
-            overrides.append(f"{key}={value}")
-        elif key == "train.precision":
-            if value != "fp32":
-                notes.append(f"{key} not in this emtlib: bf16 autocast applied by the benchmark")
-        elif not is_default:
-            return None, [f"{key}={value}: not in this emtlib"]
-        elif key == "model.attention":
-            notes.append(f"{key} not in this emtlib (explicit matmul attention is what it does)")
-    if s.bucket and not _bucket_parameter():
-        return None, ["train.bucket_by_length exists but make_loader takes no bucketing argument: "
-                      "adapt train_loader() in benchmarks/step_time.py"]
-    return overrides, notes
-
-
-def _bucket_parameter() -> str | None:
-    """The name of make_loader's length-bucketing argument, if it has one."""
-    from emtlib.data.dataset import make_loader
-
-    return next((p for p in inspect.signature(make_loader).parameters if "bucket" in p), None)
-
-
-def resolve_precision(precision: str, device) -> str:
-    """'auto' -> bf16 on CUDA, fp32 elsewhere."""
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return precision
 
 
 # ---- batches (parent process) ------------------------------------------------------------------
@@ -187,8 +137,8 @@ def train_loader(dataset, batch_size: int, seed: int, bucket: bool, drop_last: b
     """emtlib's training loader (shuffled), length-bucketed when `bucket`."""
     from emtlib.data.dataset import make_loader
 
-    extra = {_bucket_parameter(): True} if bucket else {}
-    return make_loader(dataset, batch_size, shuffle=True, seed=seed, drop_last=drop_last, **extra)
+    return make_loader(dataset, batch_size, shuffle=True, seed=seed, drop_last=drop_last,
+                       bucket_by_length=bucket)
 
 
 def prepare_batches(args, out_dir: Path, bucket: bool) -> dict[str, Path]:
@@ -316,31 +266,34 @@ def fixed_text_encoder(batch_size: int, length: int, released: bool, seed: int):
 
 
 def measure_emtlib(job: dict) -> Measurement:
-    """One emtlib process: build, warm up, time the steps (and the epoch), report the peak."""
+    """One emtlib process: build, warm up, time the steps (and the epoch), report the peak.
+
+    Through emtlib's own training code: the run's optimizer (EMTProcedure), its autocast and
+    float32 losses, and `emtlib.train.train_epoch` for the epoch."""
     import torch
 
     from emtlib.losses import total_loss
     from emtlib.models import build_model
-    from emtlib.procedures import to_device
-    from emtlib.train import accumulation_schedule
+    from emtlib.runtime import autocast, resolve_precision, to_device, to_float
+    from emtlib.train import make_procedure, train_epoch
 
     device = _setup(job)
-    cfg = emtlib_config(job["overrides"])
+    cfg = emtlib_config(job["overrides"] + ["train.quiet=true"])
     data = torch.load(job["batches"], weights_only=False)
     text_encoder = None
     if job["mode"] == "fixed":
         text_encoder = fixed_text_encoder(job["batch_size"], cfg.model.text_len, False, job["seed"])
     model = build_model(cfg, pretrained_text=False, text_encoder=text_encoder).to(device)
     model.train()
-    optimizer = torch.optim.Adam(model.parameter_groups(cfg.train))
-    precision = resolve_precision(job["precision"], device)
-    autocast = _autocast_factory(device, precision)
+    proc = make_procedure(cfg, model, device)
+    (optimizer,), _ = proc.make_optimization()
+    precision = resolve_precision(cfg.train.precision, device)
 
     def forward_backward(batch):
         batch = to_device(batch, device)
-        with autocast():
+        with autocast(device, precision):
             out = model(batch)
-            loss, _ = total_loss(out, batch, cfg.loss, cfg.method)
+        loss, _ = total_loss(to_float(out), batch, cfg.loss, cfg.method)
         loss.backward()
 
     m = Measurement("emtlib", job["mode"], job["setting"], job["round"],
@@ -353,33 +306,12 @@ def measure_emtlib(job: dict) -> Measurement:
         optimizer.step()
         if j >= job["warmup"]:
             m.step_s.append(_now(device) - t0)
-    if data["epoch"] is not None:  # emtlib.train.train_epoch's accumulation, our autocast
-        schedule = accumulation_schedule(len(data["epoch"]), cfg.train.update_epochs)
+    if data["epoch"] is not None:  # the real epoch: accumulation, autocast, float32 losses
         t0 = _now(device)
-        optimizer.zero_grad(set_to_none=True)
-        for batch, step in zip(data["epoch"], schedule):
-            forward_backward(batch)
-            if step:
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+        train_epoch(model, data["epoch"], optimizer, cfg, device)
         m.epoch_s = _now(device) - t0
     m.peak_bytes = _peak_bytes(device)
     return m
-
-
-def _autocast_factory(device, precision: str):
-    """emtlib's own autocast helper when it takes a precision, else torch.autocast (bf16)."""
-    import torch
-
-    try:
-        from emtlib.procedures import autocast as emtlib_autocast
-
-        takes_precision = "precision" in inspect.signature(emtlib_autocast).parameters
-    except ImportError:
-        takes_precision = False
-    if takes_precision:
-        return lambda: emtlib_autocast(device, precision)
-    return lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 # ---- the released side -----------------------------------------------------------------------
@@ -660,11 +592,8 @@ def main(argv=None) -> list[Row]:
     if a.batch_size < 2:
         raise SystemExit("--batch-size must be >= 2 (SimSiam BatchNorms)")
 
-    plans = []  # (setting, overrides, notes) for the emtlib rows
-    for s in a.settings:
-        overrides, notes = resolve_setting(s)
-        plans.append((s, None if overrides is None else overrides + list(a.set), notes))
-    bucket = any(s.bucket and o is not None for s, o, _ in plans)
+    plans = [(s, s.overrides() + list(a.set)) for s in a.settings]  # the emtlib rows
+    bucket = any(s.bucket for s in a.settings)
     steps_per_epoch = math.ceil(MOSI_TRAIN / a.batch_size)
     print(f"device={device}{'' if cuda else f' threads={a.threads or torch.get_num_threads()}'} "
           f"batch={a.batch_size} batches={a.batches} warmup={a.warmup} steps={a.steps} "
@@ -683,9 +612,7 @@ def main(argv=None) -> list[Row]:
         for rnd in range(a.rounds):
             for mode in a.modes:
                 jobs = []
-                for s, overrides, _ in plans:
-                    if overrides is None:
-                        continue
+                for s, overrides in plans:
                     kind = "padded" if mode == "padded" else ("bucket" if s.bucket else "plain")
                     jobs.append(dict(base, side="emtlib", mode=mode, setting=s.name, round=rnd,
                                      overrides=overrides, precision=s.precision, batches=files[kind]))
@@ -709,13 +636,8 @@ def main(argv=None) -> list[Row]:
         mode_rows = []
         if released is not None:
             mode_rows.append(summarise(results[(mode, "released", "as released (fp32)")], steps_per_epoch))
-        for s, overrides, notes in plans:
-            if overrides is None:
-                mode_rows.append(Row("emtlib", mode, s.name, note="skipped: " + "; ".join(notes)))
-                continue
-            r = summarise(results[(mode, "emtlib", s.name)], steps_per_epoch)
-            r.note = "; ".join(n for n in [r.note, *notes] if n)
-            mode_rows.append(r)
+        for s, _ in plans:
+            mode_rows.append(summarise(results[(mode, "emtlib", s.name)], steps_per_epoch))
         print_table(mode_rows, mode, cuda)
         rows += mode_rows
     print(f"\nstep = median over {a.steps} steps x {a.rounds} rounds (fresh process each), forward of both "
