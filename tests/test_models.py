@@ -416,3 +416,28 @@ def test_cpu_attention_dropout_drops_with_probability_p_and_keeps_the_mean():
     sd = expected * (p / (1 - p) / len(draws)) ** 0.5  # std of the mean of the scaled keeps
     assert ((draws.mean(0) - expected).abs() <= 5 * sd + 1e-6).all()
     assert (draws[:, 0, ..., -4:] == 0).all()
+
+
+def test_frozen_text_encoder_caches_rows_and_matches_the_encoder(tiny_bert_dir):
+    """Features from the cache equal the frozen encoder's on the cropped batch; each distinct row
+    is encoded once; nothing of the encoder trains."""
+    torch.manual_seed(0)
+    cfg = tiny_config(tiny_bert_dir, freeze_text=True, text_len=L + 2)
+    model = build_model(cfg).train()
+    assert not model.text_model.training
+    batch = make_batch()
+    with torch.no_grad():
+        direct = model.text_model(input_ids=batch["text"][:, 0], attention_mask=batch["text"][:, 1],
+                                  token_type_ids=batch["text"][:, 2]).last_hidden_state
+    cached = model._text(batch["text"])
+    valid = batch["text"][:, 1].bool()
+    torch.testing.assert_close(cached[valid], direct[valid], rtol=1e-5, atol=1e-5)
+    assert len(model.text_cache.rows) == 3
+    longer = torch.cat([batch["text"], torch.zeros(3, 3, 2, dtype=torch.long)], dim=-1)
+    torch.testing.assert_close(model._text(longer)[:, :L], cached)  # the same rows padded further
+    assert model._text(longer).shape == (3, L + 2, 32)
+    assert len(model.text_cache.rows) == 3
+    loss, _ = total_loss(model(batch), batch, cfg.loss)
+    loss.backward()
+    assert all(p.grad is None for p in model.text_model.parameters())
+    assert model.proj_audio.weight.grad is not None

@@ -130,6 +130,9 @@ class ModelConfig(Serializable):
     counting always run the explicit path."""
     text_checkpointing: bool = False
     """Activation checkpointing of the text encoder: less memory, one more text forward pass."""
+    freeze_text: bool = False
+    """Freeze the text encoder (no fine-tuning, no dropout) and encode each distinct token row once
+    per run (models.text_encoder.TextFeatureCache); the paper fine-tunes it."""
     fusion: str = "oagl"
     """Fusion strategy (paper 3.3.3): 'oagl' (EMT, eq. 8), 'ooll' (eq. 6) or 'oall' (eq. 7)."""
     update: str = "parallel"

@@ -34,7 +34,7 @@ from emtlib.config import LossConfig, ModelConfig, TrainConfig
 
 from .emt import EMT
 from .layers import AuViSubNet, length_to_mask
-from .text_encoder import text_encoder_config
+from .text_encoder import TextFeatureCache, text_encoder_config
 
 ATTRACTION_KEYS = ("gmc", "text", "audio", "video")
 
@@ -92,7 +92,11 @@ class EMTDLFR(nn.Module):
         self.attraction = loss.attraction
         d = cfg.d_model
         self.text_model = text_encoder
-        if cfg.text_checkpointing:  # recompute BERT's activations in backward (training only)
+        self.text_cache = None
+        if cfg.freeze_text:  # no fine-tuning, no dropout: encode each distinct row once per run
+            text_encoder.requires_grad_(False)
+            self.text_cache = TextFeatureCache(text_encoder, cfg.text_len)
+        elif cfg.text_checkpointing:  # recompute BERT's activations in backward (training only)
             text_encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         t_dim = text_encoder.config.hidden_size  # 768 for bert-base, 384 for MiniLM
         self.text_dim = t_dim
@@ -122,9 +126,17 @@ class EMTDLFR(nn.Module):
             self.recon_audio = nn.Linear(d, cfg.audio_dim)
             self.recon_video = nn.Linear(d, cfg.vision_dim)
 
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.text_cache is not None:
+            self.text_model.eval()  # a frozen encoder never drops out
+        return self
+
     # ---- one view ---------------------------------------------------------------------------
     def _text(self, text: torch.Tensor) -> torch.Tensor:
         # text (B, 3, L): ids, attention mask, segment ids
+        if self.text_cache is not None:
+            return self.text_cache(text)  # (B, L, H_t)
         out = self.text_model(input_ids=text[:, 0], attention_mask=text[:, 1],
                               token_type_ids=text[:, 2])
         return out.last_hidden_state  # (B, L, H_t)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+import torch.nn as nn
 from transformers import BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
@@ -86,3 +88,43 @@ def build_text_encoder(name: str, pretrained: bool) -> BertModel:
             if shown:
                 hf_logging.enable_progress_bar()
     return BertModel(text_encoder_config(name))
+
+
+class TextFeatureCache:
+    """The outputs of a frozen text encoder, computed once per distinct token row and reused.
+
+    BERT's output at a position depends only on the row's valid tokens and that position (padded
+    keys are masked, so valid tokens never see padding and padding sees only valid tokens), not on
+    how far the row is padded. So each distinct row (its valid ids and segment ids) is encoded once,
+    padded to `max_len`, and a call with rows cropped to L gets the first L positions: the same
+    numbers as encoding the cropped batch, up to float rounding, at the cost of one pass per
+    distinct row per run. The encoder must be frozen and in eval mode (no dropout), which the owner
+    keeps it in. A plain object, not a Module: the encoder's parameters stay where they are.
+    """
+
+    def __init__(self, encoder: nn.Module, max_len: int):
+        self.encoder, self.max_len = encoder, max_len
+        self.rows: dict[bytes, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def __call__(self, text: torch.Tensor) -> torch.Tensor:
+        # text (B, 3, L): ids, attention mask (a prefix of ones), segment ids
+        B, _, L = text.shape
+        if L > self.max_len:
+            raise ValueError(f"text rows of {L} positions exceed the cache's max_len={self.max_len}")
+        lengths = text[:, 1].sum(1).tolist()
+        if not bool((text[:, 1] == (torch.arange(L, device=text.device)[None] <
+                                    text[:, 1].sum(1, keepdim=True)).long()).all()):
+            raise ValueError("TextFeatureCache needs attention masks that are a prefix of ones")
+        host = text.cpu()
+        keys = [host[i, ::2, :n].numpy().tobytes() for i, n in enumerate(lengths)]  # ids, segments
+        todo = {k: i for i, k in enumerate(keys) if k not in self.rows}
+        if todo:
+            rows = torch.zeros(len(todo), 3, self.max_len, dtype=text.dtype, device=text.device)
+            for j, i in enumerate(todo.values()):
+                rows[j, :, :lengths[i]] = text[i, :, :lengths[i]]
+            out = self.encoder(input_ids=rows[:, 0], attention_mask=rows[:, 1],
+                               token_type_ids=rows[:, 2]).last_hidden_state  # (n, max_len, H)
+            for j, k in enumerate(todo):
+                self.rows[k] = out[j].float().clone()
+        return torch.stack([self.rows[k][:L] for k in keys])  # (B, L, H)
