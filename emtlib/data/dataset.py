@@ -103,7 +103,7 @@ def collate_mmsa(samples: list[dict]) -> dict:
     def stack(key, length=None):
         return torch.stack([s[key] if length is None else s[key][..., :length] for s in samples])
 
-    L = max(int(s["text"][1].sum()) for s in samples)
+    L = int(torch.stack([s["text"][1] for s in samples]).sum(1).max())  # longest n_tok
     text, kept = stack("text", L), stack("text_kept", L)  # (B, 3, L_batch), (B, L_batch)
     batch = {"text": text, "text_m": mask_text(text, stack("text_valid", L), kept),
              "text_kept": kept,
