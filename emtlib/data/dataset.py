@@ -1,4 +1,5 @@
-"""Torch views of one split: both views, masks and lengths per sample, batched by `collate_mmsa`.
+"""Torch views of one split, batched by `collate_mmsa`: the complete view, its masks and lengths
+are stored, and the incomplete view is made per batch from the masks (docs/missing-views.md).
 
 A batch is the contract every model in emtlib consumes:
 
