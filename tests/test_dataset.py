@@ -93,7 +93,8 @@ def test_dataset_holds_no_copy_of_the_features():
     assert own < 0.05 * feature_bytes
     assert not any(k.endswith("_m") for k in ds.tensors)  # no masked copy
     # A float64 split is converted once (a copy is unavoidable) and masks the same way.
-    split64 = {k: (v.astype(np.float64) if k in ("audio", "vision") else v) for k, v in split.items()}
+    split64 = {k: (v.astype(np.float64) if k in ("audio", "vision") else v)
+               for k, v in split.items()}
     b64 = collate_mmsa([MMSADataset(split64, 0.5)[i] for i in range(6)])
     b32 = collate_mmsa([ds[i] for i in range(6)])
     for k in ("audio", "audio_m", "vision", "vision_m"):

@@ -209,7 +209,8 @@ def load_mmsa(path: str | os.PathLike, dataset: str, strict: bool = False) -> MM
     if hash_first:
         sha1 = file_sha1(p)
         if sha1 != spec.sha1 and not _is_normalized_of_release(p, spec):
-            raise MMSAFormatError(  # before reading: with strict=True only the released bytes are read
+            # before reading: with strict=True only the released bytes are read
+            raise MMSAFormatError(
                 f"{p}: SHA-1 {sha1} differs from the released file's {spec.sha1}, so with "
                 "strict=True it was not read. Check the download against data/README.md, or pass "
                 "strict=False.")
