@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emtlib.data.missing import MISSING_SEEDS, make_missing
+from emtlib.data.missing import MISSING_SEEDS, make_missing, missing_masks
 from emtlib.data.schema import CLS_ID, SEP_ID, UNK_ID
 from tests.conftest import tiny_split
 
@@ -64,6 +64,10 @@ def test_masks_match_independent_reference(rate):
     for name in ("audio", "vision"):
         np.testing.assert_array_equal(m[f"{name}_kept"], ref[f"{name}_kept"])
         assert m[name].tobytes() == ref[name].tobytes()  # bit-identical, zeros included
+    masks = missing_masks(split, rate)  # the masks alone, as the datasets apply them per batch
+    assert set(masks) == {"text_kept", "audio_kept", "vision_kept"}
+    for k, v in masks.items():
+        np.testing.assert_array_equal(v, ref[k])
 
 
 def test_cls_sep_kept_and_unk_substitution():

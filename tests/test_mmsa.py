@@ -7,9 +7,11 @@ import warnings
 import numpy as np
 import pytest
 
+from emtlib.data import mmsa
 from emtlib.data.mmsa import (MMSAFormatError, default_path, file_sha1, load_mmsa, normalize_sims,
-                              write_normalized_sims)
-from tests.conftest import tiny_data
+                              read_pickle, read_pickle_sha1, write_normalized_sims)
+from emtlib.data.schema import get_spec
+from tests.conftest import tiny_data, tiny_split
 
 
 def write(tmp_path, data, name="unaligned_50.pkl"):
@@ -63,6 +65,36 @@ def test_audio_minus_inf_cleaned_other_nonfinite_refused(tmp_path):
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
         load_mmsa(write(tmp_path, data), "mosi")
+
+
+def test_cleaning_in_slices_covers_every_row(monkeypatch):
+    """clean_split works over row slices (bounded temporaries): with slices of one or two
+    rows, every -inf is still replaced in place and a NaN in the last slice still found."""
+    chunks = mmsa._row_chunks
+    monkeypatch.setattr(mmsa, "_row_chunks", lambda arr: chunks(arr, nbytes=2 * arr[:1].nbytes))
+    assert [(s.start, s.stop) for s in chunks(np.zeros((5, 3), np.float32), nbytes=24)] == \
+        [(0, 2), (2, 4), (4, 6)]
+    split = tiny_split("mosi", n=5, seed=2)
+    audio = split["audio"]
+    audio[[0, 2, 4], 0, [1, 3, 0]] = -np.inf
+    assert mmsa.clean_split(split, get_spec("mosi"))["audio"] is audio
+    assert (audio[[0, 2, 4], 0, [1, 3, 0]] == 0).all() and np.isfinite(audio).all()
+    split["text"][4, 7, 9] = np.nan
+    with pytest.raises(MMSAFormatError, match=r"'text' holds 1 non-finite.*\(4, 7, 9\)"):
+        mmsa.clean_split(split, get_spec("mosi"))
+
+
+def test_one_pass_read_gives_the_object_and_the_file_hash(tmp_path):
+    data = tiny_data("sims")
+    p = write(tmp_path, data, "unaligned_39.pkl")
+    with open(p, "ab") as f:
+        f.write(b"trailing bytes")  # after the pickle's end: hashed, never unpickled
+    obj, sha1 = read_pickle_sha1(p)
+    assert sha1 == file_sha1(p)
+    np.testing.assert_array_equal(obj["valid"]["audio"], read_pickle(p)["valid"]["audio"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert load_mmsa(p, "sims").sha1 == sha1
 
 
 def test_audio_plus_inf_refused(tmp_path):

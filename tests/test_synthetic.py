@@ -205,6 +205,16 @@ def test_write_synthetic(tmp_path):
     assert d.synthetic and d.sha1 == h1
 
 
+@pytest.mark.parametrize("dataset", ["mosi", "sims", "mosei"])
+def test_write_synthetic_bytes_are_those_of_pickle_dump(tmp_path, dataset):
+    """write_synthetic makes and writes one split at a time; the file is still byte for byte
+    `pickle.dump(make_synthetic(...), protocol=4)`, so a (dataset, scale, seed) keeps its hash."""
+    p = write_synthetic(dataset, tmp_path / f"{dataset}.pkl", scale=0.02, seed=2)
+    assert p.read_bytes() == pickle.dumps(make_synthetic(dataset, scale=0.02, seed=2), protocol=4)
+    side = json.loads((tmp_path / f"{dataset}.pkl.synthetic.json").read_text())
+    assert side["split_sizes"] == list(split_sizes(dataset, 0.02))
+
+
 @pytest.mark.parametrize("scale", [0, -1.0, float("nan"), float("inf"), "big"])
 def test_bad_scale(scale):
     with pytest.raises(ValueError, match="scale"):

@@ -1,4 +1,5 @@
-"""Torch views of one split: both views, masks and lengths per sample, batched by `collate_mmsa`.
+"""Torch views of one split, batched by `collate_mmsa`: the complete view, its masks and lengths
+are stored, and the incomplete view is made per batch from the masks (docs/missing-views.md).
 
 A batch is the contract every model in emtlib consumes:
 
@@ -29,8 +30,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .missing import MISSING_SEEDS, make_missing
+from .missing import MISSING_SEEDS, missing_masks, text_valid
 from .sampling import LengthBucketSampler
+from .schema import UNK_ID
 
 UNIMODAL = {"regression_labels_T": "labels_T", "regression_labels_A": "labels_A",
             "regression_labels_V": "labels_V"}
@@ -40,21 +42,24 @@ class MMSADataset(Dataset):
     """One split with its complete view and its incomplete view at `missing_rate`.
 
     The masks are drawn once here, as the released loader does
-    (docs/missing-views.md#when-masks-are-drawn).
+    (docs/missing-views.md#when-masks-are-drawn). The dataset holds the complete arrays once
+    (audio and vision share the split's memory when they are float32 already) and the kept masks;
+    `collate_mmsa` applies the masks to each batch, giving exactly the arrays `make_missing`
+    would give, without a masked copy of the split.
     """
 
     def __init__(self, split: dict, missing_rate: float | Sequence[float] = 0.0,
                  seeds: Sequence[int] = MISSING_SEEDS):
-        m = make_missing(split, missing_rate, seeds)
+        masks = missing_masks(split, missing_rate, seeds)
         self.missing_rate = missing_rate
         self.text = torch.as_tensor(np.asarray(split["text_bert"]).round()).long()  # (N, 3, L)
-        self.text_m = torch.as_tensor(m["text_bert"].round()).long()  # (N, 3, L)
-        self.text_kept = torch.as_tensor(m["text_kept"])  # (N, L)
+        self.text_valid = torch.as_tensor(text_valid(split["text_bert"]))  # (N, L)
+        self.text_kept = torch.as_tensor(masks["text_kept"])  # (N, L)
         self.tensors: dict[str, torch.Tensor] = {}
         for name in ("audio", "vision"):
+            # as_tensor shares the array's memory; asarray copies only if it is not float32.
             self.tensors[name] = torch.as_tensor(np.asarray(split[name], dtype=np.float32))
-            self.tensors[f"{name}_m"] = torch.as_tensor(m[name].astype(np.float32, copy=False))
-            self.tensors[f"{name}_kept"] = torch.as_tensor(m[f"{name}_kept"])
+            self.tensors[f"{name}_kept"] = torch.as_tensor(masks[f"{name}_kept"])
             self.tensors[f"{name}_lengths"] = torch.as_tensor(
                 np.asarray(split[f"{name}_lengths"]).astype(np.int64))
         self.labels = {"labels": torch.as_tensor(np.asarray(split["regression_labels"], np.float32))}
@@ -72,29 +77,55 @@ class MMSADataset(Dataset):
                          self.tensors["vision_lengths"].numpy()], axis=1)
 
     def __getitem__(self, i: int) -> dict:
-        item = {"text": self.text[i], "text_m": self.text_m[i], "text_kept": self.text_kept[i],
-                "index": i, "id": self.ids[i]}
+        """Sample i's complete view and masks (views of the split's arrays, no copy); its
+        incomplete view is made by `collate_mmsa`."""
+        item = {"text": self.text[i], "text_valid": self.text_valid[i],
+                "text_kept": self.text_kept[i], "index": i, "id": self.ids[i]}
         item.update({k: v[i] for k, v in self.tensors.items()})
         item.update({k: v[i] for k, v in self.labels.items()})
         return item
 
 
+def mask_text(text: torch.Tensor, valid: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """The incomplete ids (B, 3, L): row 0 becomes kept * id + [UNK] * (valid - kept), the
+    formula of `make_missing` (in integers, so the same ids); mask and segment rows unchanged."""
+    k, v = kept.to(text.dtype), valid.to(text.dtype)
+    out = text.clone()
+    out[:, 0] = k * text[:, 0] + UNK_ID * (v - k)
+    return out
+
+
+def mask_frames(x: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """The incomplete frames (B, T, D): x * kept, as `make_missing` computes them (a masked
+    frame is a zero vector, with the sign of zero a product gives)."""
+    return x * kept.to(x.dtype).unsqueeze(-1)
+
+
 def collate_mmsa(samples: list[dict]) -> dict:
-    """Stack samples; crop every sequence (and its masks) to the longest one in the batch."""
+    """Stack samples, each sequence (and its masks) cropped to the longest one in the batch; apply
+    the kept masks to make the incomplete view (`text_m`, `audio_m`, `vision_m`)."""
     if not samples:
         raise ValueError("cannot collate an empty batch")
-    batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]
-             if isinstance(samples[0][k], torch.Tensor)}
-    batch["index"] = torch.tensor([s["index"] for s in samples], dtype=torch.long)
-    batch["id"] = [s["id"] for s in samples]
-    L = int(batch["text"][:, 1].sum(1).max())
-    for k in ("text", "text_m"):
-        batch[k] = batch[k][:, :, :L]  # (B, 3, L_batch)
-    batch["text_kept"] = batch["text_kept"][:, :L]
+
+    def stack(key, length=None):
+        return torch.stack([s[key] if length is None else s[key][..., :length] for s in samples])
+
+    L = int(torch.stack([s["text"][1] for s in samples]).sum(1).max())  # longest n_tok
+    text, kept = stack("text", L), stack("text_kept", L)  # (B, 3, L_batch), (B, L_batch)
+    batch = {"text": text, "text_m": mask_text(text, stack("text_valid", L), kept),
+             "text_kept": kept,
+             "index": torch.tensor([s["index"] for s in samples], dtype=torch.long),
+             "id": [s["id"] for s in samples]}
     for name in ("audio", "vision"):
-        T = int(batch[f"{name}_lengths"].max())
-        for k in (name, f"{name}_m", f"{name}_kept"):
-            batch[k] = batch[k][:, :T]  # (B, T_batch, ...)
+        lengths = stack(f"{name}_lengths")
+        T = int(lengths.max())
+        x = torch.stack([s[name][:T] for s in samples])  # (B, T_batch, D)
+        kept = stack(f"{name}_kept", T)  # (B, T_batch)
+        batch.update({name: x, f"{name}_m": mask_frames(x, kept), f"{name}_lengths": lengths,
+                      f"{name}_kept": kept})
+    done = set(batch) | {"text_valid"}
+    batch.update({k: stack(k) for k, v in samples[0].items()  # labels
+                  if k not in done and isinstance(v, torch.Tensor)})
     return batch
 
 

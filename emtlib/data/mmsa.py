@@ -81,6 +81,42 @@ def read_pickle(path: Path):
         return _MMSAUnpickler(f).load()
 
 
+class _HashingReader:
+    """A binary file that hashes what is read from it, so one pass both unpickles and hashes.
+
+    It offers `readinto`, which the unpickler uses to read a large array's bytes straight into
+    their final buffer (with `read` alone each would be read into a temporary copy first)."""
+
+    def __init__(self, f, h):
+        self.f, self.h = f, h
+
+    def read(self, n=-1):
+        b = self.f.read(n)
+        self.h.update(b)
+        return b
+
+    def readinto(self, buf):
+        n = self.f.readinto(buf)
+        with memoryview(buf) as m:
+            self.h.update(m[:n])
+        return n
+
+    def readline(self):
+        b = self.f.readline()
+        self.h.update(b)
+        return b
+
+
+def read_pickle_sha1(path: Path, chunk: int = 1 << 22):
+    """`read_pickle(path)` and the SHA-1 of the file's bytes, reading the file once."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        obj = _MMSAUnpickler(_HashingReader(f, h)).load()
+        while block := f.read(chunk):  # anything after the pickle's end
+            h.update(block)
+    return obj, h.hexdigest()
+
+
 @dataclass
 class MMSAData:
     """One dataset file, validated and cleaned: `data["train"]` is a split dict."""
@@ -168,14 +204,21 @@ def load_mmsa(path: str | os.PathLike, dataset: str, strict: bool = False) -> MM
     """
     spec = get_spec(dataset)
     p = resolve_path(path, dataset)
-    sha1 = file_sha1(p)
     sidecar = _read_sidecar(p)
-    if strict and sidecar is None and sha1 != spec.sha1 and not _is_normalized_of_release(p, spec):
-        raise MMSAFormatError(  # before reading: with strict=True only the released bytes are read
-            f"{p}: SHA-1 {sha1} differs from the released file's {spec.sha1}, so with strict=True "
-            "it was not read. Check the download against data/README.md, or pass strict=False.")
+    hash_first = strict and sidecar is None
+    if hash_first:
+        sha1 = file_sha1(p)
+        if sha1 != spec.sha1 and not _is_normalized_of_release(p, spec):
+            # before reading: with strict=True only the released bytes are read
+            raise MMSAFormatError(
+                f"{p}: SHA-1 {sha1} differs from the released file's {spec.sha1}, so with "
+                "strict=True it was not read. Check the download against data/README.md, or pass "
+                "strict=False.")
     try:
-        raw = read_pickle(p)
+        if hash_first:
+            raw = read_pickle(p)
+        else:  # hashed while it is read: one pass over a file of several GB
+            raw, sha1 = read_pickle_sha1(p)
     except UnsafePickleError as e:
         raise MMSAFormatError(
             f"{p} was not loaded: {e}. Expected the MMSA processed file '{spec.file_name}' for "
@@ -347,19 +390,32 @@ def _check_labels(y: np.ndarray, spec: DatasetSpec, where: str) -> None:
                               f"found {y[bad[:5]].tolist()} at sample(s) {bad[:5].tolist()}")
 
 
+def _row_chunks(arr: np.ndarray, nbytes: int = 1 << 26):
+    """Slices of about `nbytes` along the first axis (at least one row each)."""
+    row = max(1, arr[:1].nbytes)
+    step = max(1, nbytes // row)
+    return (slice(i, i + step) for i in range(0, len(arr), step))
+
+
 def clean_split(split: dict, spec: DatasetSpec, source: str = "<memory>") -> dict:
-    """The released loader's cleaning (audio -inf -> 0, in place), then refuse non-finite data."""
+    """The released loader's cleaning (audio -inf -> 0, in place), then refuse non-finite data.
+
+    Both run over slices of about 64 MB, so the temporary masks stay small whatever the split's
+    size."""
     audio = split["audio"]
-    audio[audio == -np.inf] = 0
+    for sl in _row_chunks(audio):
+        a = audio[sl]  # a view: the replacement is in place
+        a[a == -np.inf] = 0
     for k in FLOAT_KEYS:
         arr = split[k]
+        if all(np.isfinite(arr[sl]).all() for sl in _row_chunks(arr)):
+            continue
         bad = ~np.isfinite(arr)
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise MMSAFormatError(
-                f"{source}: '{k}' holds {int(bad.sum())} non-finite value(s) (NaN or +/-inf) after "
-                f"the released loader's cleaning (audio -inf -> 0); the first is at index {first}. "
-                "The released code would train on them silently; fix or re-download the file.")
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise MMSAFormatError(
+            f"{source}: '{k}' holds {int(bad.sum())} non-finite value(s) (NaN or +/-inf) after "
+            f"the released loader's cleaning (audio -inf -> 0); the first is at index {first}. "
+            "The released code would train on them silently; fix or re-download the file.")
     return split
 
 

@@ -91,6 +91,7 @@ Split sizes are round(real size * scale), at least MIN_SPLIT_SIZE. Everything is
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -218,6 +219,12 @@ def make_synthetic(dataset: str, scale: float = 1.0, seed: int = 0) -> dict:
     sizes `split_sizes(dataset, scale)`. Same (dataset, scale, seed), same arrays. See the module
     docstring for the generative model.
     """
+    return {s: make() for s, make in _split_makers(dataset, scale, seed).items()}
+
+
+def _split_makers(dataset: str, scale: float, seed: int) -> dict:
+    """split -> a function of no arguments that generates that split (call each once, in order:
+    `make_synthetic` is every split made at once, `write_synthetic` makes them one at a time)."""
     spec = get_spec(dataset)
     sizes = split_sizes(spec.name, scale)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -228,7 +235,7 @@ def make_synthetic(dataset: str, scale: float = 1.0, seed: int = 0) -> dict:
     structure = _structure(spec)
     video_ids = _video_ids(spec, sizes, np.random.default_rng(root.spawn(1)[0]))
     return {
-        s: _make_split(spec, s, n, counts, split_seqs[j], structure, video_ids[j])
+        s: functools.partial(_make_split, spec, s, n, counts, split_seqs[j], structure, video_ids[j])
         for j, (s, n, counts) in enumerate(zip(SPLITS, sizes, spec.class_counts))
     }
 
@@ -240,9 +247,14 @@ def write_synthetic(dataset: str, out_path, scale: float = 1.0, seed: int = 0) -
     directory and moved into place, so a reader never sees a half-written file. A sidecar
     `<out_path>.synthetic.json` records dataset, seed, scale, generator version and the pickle's
     SHA-1 (`load_mmsa` reads it to know the file is synthetic). Returns the pickle's path.
+
+    The bytes are those of `pickle.dump(make_synthetic(...), f, protocol=4)`, but each split is
+    generated when the pickler reaches it and let go once written (`_SplitStreamPickler`), so
+    memory holds about one split and one array's bytes rather than the whole file twice.
     """
     spec = get_spec(dataset)
-    data = make_synthetic(spec.name, scale=scale, seed=seed)
+    makers = _split_makers(spec.name, scale=scale, seed=seed)
+    data = {s: _LazySplit(make) for s, make in makers.items()}
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     sha1 = hashlib.sha1()
@@ -255,10 +267,10 @@ def write_synthetic(dataset: str, out_path, scale: float = 1.0, seed: int = 0) -
             sha1.update(b)
             return self.f.write(b)
 
-    atomic_write(out, lambda f: pickle.dump(data, _HashingFile(f), protocol=4))
+    atomic_write(out, lambda f: _SplitStreamPickler(_HashingFile(f)).dump(data))
     side = {
         "dataset": spec.name, "seed": int(seed), "scale": float(scale),
-        "split_sizes": [len(data[s]["regression_labels"]) for s in SPLITS],
+        "split_sizes": list(split_sizes(spec.name, scale)),
         "generator": "emtlib.data.synthetic", "generator_version": GENERATOR_VERSION,
         "sha1": sha1.hexdigest(),
     }
@@ -268,6 +280,60 @@ def write_synthetic(dataset: str, out_path, scale: float = 1.0, seed: int = 0) -
 
 
 # --- internals -------------------------------------------------------------------------------
+
+class _LazySplit:
+    """A split not generated yet: `_SplitStreamPickler` pickles `make()` in its place."""
+
+    def __init__(self, make):
+        self.make = make
+
+
+class _SplitStreamPickler(pickle._Pickler):
+    """Pickle protocol 4 with the bytes `pickle.dump` writes, holding one split at a time.
+
+    Python's own pure-Python pickler (its output equals the C pickler's; tests/test_synthetic.py
+    checks that `write_synthetic` writes the bytes of `pickle.dump(make_synthetic(...))`), with
+    two changes that leave every byte as it was:
+
+    - a `_LazySplit` is generated when the pickler reaches it, and the split is let go once
+      written;
+    - a pickler's memo keeps every object it has written alive, so that a later reference to the
+      same object becomes a back-reference; for an array that includes the copy of its data that
+      numpy's `__reduce__` makes. Once an array or a split is written, the memo entries of the
+      objects that cannot be met again (the array and the split themselves, which appear once
+      in the data, and the fresh tuples and byte strings of the array's reduction) are replaced
+      by placeholders under keys that no object id can match. Memo indices are the memo's size,
+      so the numbering, and every byte, stays the same.
+    """
+
+    def __init__(self, file):
+        super().__init__(file, protocol=4)
+
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, _LazySplit):
+            split = obj.make()
+            values = [id(v) for v in split.values() if isinstance(v, np.ndarray)]
+            if len(set(values)) != len(values):  # a shared array would be a back-reference
+                raise AssertionError("a synthetic split holds the same array twice")
+            since = len(self.memo)
+            super().save(split, save_persistent_id)
+            self._forget(since, lambda o: o is split or type(o) is np.ndarray)
+            return
+        if type(obj) is np.ndarray:
+            since = len(self.memo)
+            super().save(obj, save_persistent_id)
+            self._forget(since, lambda o: o is obj or type(o) is tuple
+                         or (type(o) is bytes and len(o) > 1))  # b'b' and other 1-byte bytes are shared
+            return
+        super().save(obj, save_persistent_id)
+
+    def _forget(self, since: int, disposable) -> None:
+        """Replace the memo entries from index `since` on whose object is `disposable`."""
+        for key, (idx, obj) in list(self.memo.items()):
+            if idx >= since and isinstance(key, int) and disposable(obj):
+                del self.memo[key]
+                self.memo[("written", idx)] = (idx, None)
+
 
 def _check_scale(scale) -> float:
     try:
