@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--synthetic", action="store_true", help="use the synthetic stand-in")
     s.add_argument("--missing-rate", type=float, default=0.0, help="missing rate p in [0, 1]")
     s.add_argument("--seed", type=int, default=111, help="training seed")
-    s.add_argument("--profile", default="paper", choices=["paper", "smoke"],
-                   help="paper: the released configuration; smoke: a tiny CPU budget")
+    s.add_argument("--profile", default="paper", choices=["paper", "demo", "smoke"],
+                   help="paper: the released configuration; demo: a CPU budget at which every method learns; smoke: a tiny CPU budget")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. model.fusion=ooll, or for a baseline "
                         "baseline.lr=1e-4 (repeatable)")
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--missing-rate", type=float, default=0.0, help="missing rate p of the split")
     s.add_argument("--seed", type=int, default=111,
                    help="the config's seed (evaluation itself draws nothing random)")
-    s.add_argument("--profile", default="paper", choices=["paper", "smoke"],
+    s.add_argument("--profile", default="paper", choices=["paper", "demo", "smoke"],
                    help="the configuration the checkpoint was trained with (released: paper)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field the checkpoint was trained with (repeatable)")

@@ -29,9 +29,28 @@ import numpy as np
 import pandas as pd
 from .progress import tqdm
 
-from .config import ExperimentConfig, apply_overrides, paper_config, smoke_config
+from .config import PROFILES, ExperimentConfig, apply_overrides
 from .files import RESULTS_DIR, resolve
 from .metrics import auilc, auilc_official
+
+CACHE_ONLY_ENV = "EMTLIB_CACHE_ONLY"
+"""Set to 1 (the test configuration does, for the notebooks nbval replays): runs are read from
+their records, never trained; a missing record is an error naming it."""
+REFRESH_COMMAND = "bash scripts/refresh_demo.sh"
+"""The command that trains missing demo records and re-executes the stored notebooks."""
+
+
+class MissingRecordError(FileNotFoundError):
+    """A run has no record and this process may not train (cache-only)."""
+
+
+def cache_only() -> bool:
+    """Whether runs may only be read back (EMTLIB_CACHE_ONLY=1)."""
+    value = os.environ.get(CACHE_ONLY_ENV, "").strip().lower()
+    if value not in ("", "0", "1", "true", "false"):
+        raise ValueError(f"{CACHE_ONLY_ENV}={value!r}: expected 1 or 0")
+    return value in ("1", "true")
+
 
 # Fields that change how a run is shown, not what it computes: left out of the cache key.
 _KEY_EXCLUDED = {("train", "quiet"), ("train", "num_workers")}
@@ -50,7 +69,8 @@ class RunSpec:
     seed: int = 111
     """Training seed."""
     profile: str = "smoke"
-    """'paper' (the released configuration) or 'smoke' (a tiny CPU budget)."""
+    """'paper' (the released configuration), 'demo' (every method learns on a CPU) or 'smoke'
+    (a tiny CPU budget that runs every code path)."""
     synthetic: bool = True
     """Use the synthetic stand-in shaped like `dataset` instead of the user's file."""
     data_root: str | None = None
@@ -62,10 +82,9 @@ class RunSpec:
 
     def config(self) -> ExperimentConfig:
         """The full config: profile preset -> data source -> overrides."""
-        if self.profile not in ("paper", "smoke"):
-            raise ValueError(f"profile {self.profile!r}: expected 'paper' or 'smoke'")
-        preset = smoke_config if self.profile == "smoke" else paper_config
-        cfg = preset(self.dataset, method=self.method, missing_rate=self.missing_rate,
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile {self.profile!r}: expected one of {list(PROFILES)}")
+        cfg = PROFILES[self.profile](self.dataset, method=self.method, missing_rate=self.missing_rate,
                      seed=self.seed)
         if not self.synthetic:
             if self.data_root is None:
@@ -75,7 +94,7 @@ class RunSpec:
         elif self.profile == "paper":
             data = ["data.source=synthetic", "data.synthetic_scale=1.0"]
         else:
-            data = []  # the smoke preset's own small stand-in
+            data = []  # the demo / smoke preset's own stand-in
         return apply_overrides(cfg, data + list(self.overrides))
 
 
@@ -129,26 +148,70 @@ def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool
     """The record of `spec`: read from `results_dir` when done before, else trained and written.
 
     The returned record carries this `spec` (its variant label), whichever spec wrote it.
+    Cache-only (EMTLIB_CACHE_ONLY=1): a missing record raises MissingRecordError instead.
     """
-    from .train import fit, write_record
-
-    cfg = spec.config()
-    if quiet:
-        cfg = apply_overrides(cfg, ["train.quiet=true"])
-    key = config_key(cfg)
-    path = record_path(cfg, results_dir)
+    cfg, key, path = _locate(spec, results_dir, quiet)
     record = read_record(path, key)
     if record is None:
+        if cache_only():
+            raise MissingRecordError(_missing_message([(spec, path)]))
+        from .train import fit, write_record
+
         record = fit(cfg).record
         record["key"] = key
         write_record(record, path)  # temporary file, then rename
+    return _with_spec(record, spec)
+
+
+def _locate(spec: RunSpec, results_dir, quiet: bool = True):
+    cfg = spec.config()
+    if quiet:
+        cfg = apply_overrides(cfg, ["train.quiet=true"])
+    return cfg, config_key(cfg), record_path(cfg, results_dir)
+
+
+def _with_spec(record: dict, spec: RunSpec) -> dict:
     return {**record, "spec": json.loads(json.dumps(asdict(spec)))}  # JSON-normal, as read back
 
 
+def _missing_message(missing: list) -> str:
+    shown = "\n".join(f"  {s.method} {s.dataset} rate {s.missing_rate:g} seed {s.seed} "
+                       f"profile {s.profile}{f' variant {s.variant}' if s.variant else ''}: {p}"
+                       for s, p in missing[:10])
+    more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
+    return (f"{len(missing)} run(s) have no record and this process is cache-only "
+            f"({CACHE_ONLY_ENV}=1, set by the test configuration):\n{shown}{more}\n"
+            f"Train them with `{REFRESH_COMMAND}` (demo records), or run without {CACHE_ONLY_ENV}.")
+
+
+def _label(spec: RunSpec) -> str:
+    return (f"{spec.method}{f'[{spec.variant}]' if spec.variant else ''} "
+            f"rate {spec.missing_rate:g} seed {spec.seed}")
+
+
 def run_grid(specs, results_dir: str | os.PathLike = RESULTS_DIR, progress: bool = True) -> list[dict]:
-    """Run every spec (finished ones are read back), in order; an interrupted grid resumes."""
+    """Every spec's record, in order: finished ones are read back (counted at once by the progress
+    bar), the others trained one after the other; an interrupted grid resumes where it stopped.
+
+    Progress (unless `progress` is False or the process is cache-only): runs done / total, the
+    current run, elapsed time and an ETA from the runs trained so far.
+    Cache-only: every missing record is named in one MissingRecordError before anything runs.
+    """
     specs = list(specs)
-    return [run(s, results_dir) for s in tqdm(specs, desc="runs", disable=not progress)]
+    located = [_locate(s, results_dir) for s in specs]
+    records = [read_record(path, key) for _, key, path in located]
+    missing = [(s, path) for s, r, (_, _, path) in zip(specs, records, located) if r is None]
+    if missing and cache_only():
+        raise MissingRecordError(_missing_message(missing))
+    bar = tqdm(total=len(specs), initial=len(specs) - len(missing), desc="runs", unit="run",
+               disable=not progress or cache_only() or not missing)
+    with bar:
+        for i, (spec, record) in enumerate(zip(specs, records)):
+            if record is None:
+                bar.set_postfix_str(_label(spec), refresh=True)
+                records[i] = run(spec, results_dir)
+                bar.update(1)
+    return [_with_spec(r, s) for r, s in zip(records, specs)]
 
 
 # ---- aggregation ---------------------------------------------------------------------------

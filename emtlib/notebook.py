@@ -3,16 +3,16 @@ then the grids of runs the notebooks train (`FUSION_VARIANTS`, `loss_weight_vari
 the tables they show (`table9`, `scaling_macs`, ...), so that a notebook cell only calls emtlib.
 
 The notebooks' `parameters` cell holds the paper's protocol by default (`profile='paper'`, real
-data). The test configuration sets the environment variable `EMTLIB_NOTEBOOK_PROFILE=smoke`,
-which turns a session into the smoke profile on the synthetic stand-in whatever the cell says;
-`papermill notebooks/X.ipynb out.ipynb -p dataset mosi` in a normal shell is untouched by it.
-The banner printed by `setup` states which applies.
+data). The stored notebooks are papermill outputs of the demo profile on the stand-in
+(`-p synthetic True -p profile demo -p results_dir results/demo`), executed from the committed
+records; the test configuration replays them cache-only (EMTLIB_CACHE_ONLY=1,
+emtlib.experiments), so a missing record is an error, never a silent retrain. The banner printed
+by `setup` states what applies.
 """
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
@@ -20,19 +20,20 @@ import numpy as np
 import pandas as pd
 
 from . import paper
-from .config import BASELINES
+from .config import BASELINES, PROFILES
 from .data.schema import get_spec
 from .experiments import RunSpec, aggregate, auilc_frame, records_frame, run_grid
 from .files import resolve
 from .metrics import rate_grid
 
-PROFILE_ENV = "EMTLIB_NOTEBOOK_PROFILE"
 SMOKE_RATES = (0.0, 0.5)
-"""Missing rates of the smoke profile (the paper's grid is `emtlib.metrics.rate_grid`)."""
+"""Missing rates of the smoke profile (the paper's grid is `emtlib.metrics.rate_grid`; the demo
+profile takes every other rate of it: 0.0, 0.2, ..., 1.0 on MOSI)."""
 PAPER_SEEDS = {"incomplete": (111, 1111, 11111), "complete": (1111, 1112, 1113, 1114, 1115)}
 """Released seeds for the incomplete setting (3 runs); the complete setting's 5 runs use MMSA's
 default seeds, since the paper does not give them (docs/training.md#seeds-and-determinism)."""
 SCALING_VALUES = {"paper": (tuple(range(2, 9)), (25, 50, 100, 200, 400, 800)),
+                  "demo": (tuple(range(2, 9)), (25, 50, 100, 200, 400, 800)),
                   "smoke": ((2, 3, 4, 6, 8), (25, 50, 100, 200))}
 """Notebook 03's numbers of modalities M and sequence lengths T, per profile."""
 
@@ -44,7 +45,7 @@ class Session:
     dataset: str
     """'mosi', 'mosei' or 'sims'."""
     profile: str
-    """'paper' or 'smoke'."""
+    """'paper', 'demo' or 'smoke' (emtlib.config.PROFILES)."""
     synthetic: bool
     """True: the synthetic stand-in shaped like `dataset`."""
     data_root: str | None
@@ -55,20 +56,25 @@ class Session:
     """Text encoder override (None: the profile's)."""
     results_dir: str
     """Where run records and figures go."""
-    forced_by_env: bool = False
-    """True when EMTLIB_NOTEBOOK_PROFILE=smoke replaced the cell's profile and data source."""
 
     @property
     def smoke(self) -> bool:
         return self.profile == "smoke"
 
     def rates(self) -> tuple[float, ...]:
-        """The missing rates of the protocol: 0.0..1.0 (SIMS 0.0..0.5), or the smoke pair."""
-        return SMOKE_RATES if self.smoke else rate_grid(self.dataset)
+        """The missing rates of the protocol: 0.0..1.0 (SIMS 0.0..0.5); every other one in the
+        demo profile; the smoke pair."""
+        if self.smoke:
+            return SMOKE_RATES
+        grid = rate_grid(self.dataset)
+        return tuple(grid[::2]) if self.profile == "demo" else tuple(grid)
 
     def seeds(self, setting: str = "incomplete") -> tuple[int, ...]:
-        """Training seeds: 3 (incomplete) or 5 (complete setting); one in the smoke profile."""
-        return (111,) if self.smoke else PAPER_SEEDS[setting]
+        """Training seeds: 3 (incomplete) or 5 (complete setting); the incomplete setting's 3 in
+        both settings in the demo profile; one in the smoke profile."""
+        if self.smoke:
+            return (111,)
+        return PAPER_SEEDS["incomplete" if self.profile == "demo" else setting]
 
     def spec(self, method: str = "emt_dlfr", missing_rate: float = 0.0, seed: int = 111,
              variant: str = "", overrides: tuple[str, ...] = ()) -> RunSpec:
@@ -94,8 +100,8 @@ class Session:
                 for r in rates for s in self.seeds(setting)]
 
     def loss_weights(self, grid: tuple[float, ...]) -> tuple[float, ...]:
-        """Figure 10's λ values: `grid` (paper profile), or its smallest and largest (smoke)."""
-        return (min(grid), max(grid)) if self.smoke else tuple(grid)
+        """Figure 10's λ values: `grid` (paper profile), or its smallest and largest (demo, smoke)."""
+        return tuple(grid) if self.profile == "paper" else (min(grid), max(grid))
 
     def fusion_scaling(self) -> "tuple[pd.DataFrame, pd.DataFrame]":
         """Notebook 03's fusion costs over M (T = 100) and over T (M = 3), `SCALING_VALUES` of the
@@ -105,9 +111,9 @@ class Session:
 
         M_values, T_values = SCALING_VALUES[self.profile]
         device = resolve_device(self.device)
-        by_M = fusion_scaling(M_values=M_values, T=100, device=device, measure_time=not self.smoke)
+        by_M = fusion_scaling(M_values=M_values, T=100, device=device, measure_time=self.profile == "paper")
         by_T = fusion_scaling(M_values=(3,), T_values=T_values, device=device,
-                              measure_time=not self.smoke)
+                              measure_time=self.profile == "paper")
         return by_M, by_T
 
     def load(self):
@@ -149,14 +155,9 @@ def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = Fals
     data_root = None if data_root is None else str(resolve(data_root))
     results_dir = str(resolve(results_dir))
     get_spec(dataset)  # a clear error for an unknown name
-    if profile not in ("paper", "smoke"):
-        raise ValueError(f"profile {profile!r}: expected 'paper' or 'smoke'")
-    env = os.environ.get(PROFILE_ENV, "").strip().lower()
-    if env not in ("", "smoke"):
-        raise ValueError(f"{PROFILE_ENV}={env!r}: the only value it takes is 'smoke'")
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r}: expected one of {list(PROFILES)}")
     s = Session(dataset, profile, bool(synthetic), data_root, device, text_encoder, results_dir)
-    if env == "smoke":
-        s = replace(s, profile="smoke", synthetic=True, forced_by_env=True)
     _inline_figures()
     print(banner(s))
     return s
@@ -174,12 +175,18 @@ def _inline_figures() -> None:
 
 
 def banner(s: Session) -> str:
-    """Dataset, data source (file and SHA-1, or synthetic), profile, device, encoder."""
+    """Dataset, data source (file and SHA-1, or synthetic), profile, device, precision, encoder.
+
+    Cache-only (a replay of stored records), the device and precision are shown as set, not as
+    this machine would resolve them: the records say what ran, and a replay prints the same lines
+    on every machine."""
     from .data.mmsa import file_sha1, resolve_path
+    from .experiments import cache_only
     from .runtime import resolve_device, resolve_precision
 
     cfg = s.spec().config()
     device = resolve_device(s.device)
+    resolved = not cache_only()
     if s.synthetic:
         source = f"synthetic stand-in shaped like {s.dataset.upper()} (emtlib.data.synthetic, " \
                  f"scale {cfg.data.synthetic_scale:g}, seed {cfg.data.synthetic_seed})"
@@ -189,11 +196,12 @@ def banner(s: Session) -> str:
     lines = [
         f"dataset:      {s.dataset}",
         f"data:         {source}",
-        f"profile:      {s.profile}"
-        + (f" (forced by {PROFILE_ENV}=smoke, set by the test configuration)" if s.forced_by_env
-           else ""),
-        f"device:       {s.device} -> {device.type}",
-        f"precision:    {cfg.train.precision} -> {resolve_precision(cfg.train.precision, device)}",
+        f"profile:      {s.profile}",
+        f"device:       {s.device}" + (f" -> {device.type}" if resolved else ""),
+        f"precision:    {cfg.train.precision}"
+        + (f" -> {resolve_precision(cfg.train.precision, device)}" if resolved else ""),
+        "records:      " + ("replayed from stored records (cache-only)" if not resolved
+                             else "stored ones read back, missing ones trained"),
         f"text encoder: {cfg.model.text_encoder}",  # EMT's; baselines name theirs in their config
         f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}",
     ]
@@ -295,3 +303,63 @@ def figure10_table(values: pd.DataFrame) -> pd.DataFrame:
     """Figure 10's values as rows (λ1, λ2) x metrics (from `plots.loss_weight_table`), rounded."""
     return values.pivot(index=["lambda_recon", "lambda_attr"], columns="metric",
                         values="value").round(3)
+
+
+# --------------------------------------------------------------------------- the claims ledger
+
+LOWER_IS_BETTER = frozenset({"mae"})
+
+
+def paired_verdict(diffs, kind: str = "beats", alpha: float = 0.05) -> str:
+    """Verdict on a claim from per-seed differences (> 0: in the claim's direction), by a
+    two-sided paired t-test over seeds: 'holds' or 'reversed' when the mean difference is
+    significant at `alpha`, else 'within noise' (for a 'matches' claim, 'holds (within noise)')."""
+    from scipy import stats
+
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2 or not np.isfinite(d).all():
+        return "too few seeds"
+    sd = d.std(ddof=1)
+    if sd == 0:
+        p = 0.0 if d.mean() != 0 else 1.0
+    else:
+        p = 2 * stats.t.sf(abs(d.mean()) / (sd / math.sqrt(len(d))), len(d) - 1)
+    if p < alpha:
+        return "holds" if d.mean() > 0 else "reversed"
+    return "holds (within noise)" if kind == "matches" else "within noise"
+
+
+def _per_seed(frame: pd.DataFrame, arm: tuple[str, str], claim) -> pd.Series:
+    """seed -> the claim's value for one (method, variant): the AUILC of the metric over the
+    rates present (incomplete setting) or the metric at rate 0 (complete setting)."""
+    from .metrics import auilc
+
+    method, variant = arm
+    sel = frame[(frame["method"] == method) & (frame["variant"] == variant)
+                & (frame["metric"] == claim.metric)]
+    if sel.empty:
+        raise KeyError(f"no records of {method!r} variant {variant!r} for claim {claim.text!r}")
+    if claim.setting == "complete":
+        return sel[np.isclose(sel["rate"], 0.0)].set_index("seed")["value"].sort_index()
+    return sel.groupby("seed").apply(
+        lambda g: auilc(g.sort_values("rate")["rate"].to_numpy(), g.sort_values("rate")["value"].to_numpy()),
+        include_groups=False).sort_index()
+
+
+def claims_table(records, notebook: str, dataset: str = "mosi") -> pd.DataFrame:
+    """The paper's claims for `notebook` (emtlib.paper.claims) next to ours: each arm's mean ± std
+    over seeds (AUILC over the rates, or the metric at rate 0 in the complete setting), and a
+    verdict from the paired comparison over seeds (`paired_verdict`), never typed by hand."""
+    frame = records_frame(records)
+    rows = []
+    for c in paper.claims(notebook, dataset):
+        a, b = _per_seed(frame, c.better, c), _per_seed(frame, c.worse, c)
+        seeds = a.index.intersection(b.index)
+        sign = -1.0 if c.metric in LOWER_IS_BETTER else 1.0
+        diffs = sign * (a[seeds] - b[seeds])
+        what = "AUILC of " if c.setting == "incomplete" else ""
+        rows.append({"claim": c.text, "paper": c.paper,
+                     "ours": f"{what}{c.metric.upper() if c.metric == 'mae' else c.metric}: "
+                             f"{a.mean():.3f} ± {a.std(ddof=0):.3f} vs {b.mean():.3f} ± {b.std(ddof=0):.3f}",
+                     "seeds": len(seeds), "verdict": paired_verdict(diffs.to_numpy(), c.kind)})
+    return pd.DataFrame(rows).set_index("claim")

@@ -17,6 +17,12 @@ def _one_torch_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True)
+def _may_train(monkeypatch):
+    """Unit tests train: lift the cache-only mode the root conftest sets for the notebooks."""
+    monkeypatch.delenv("EMTLIB_CACHE_ONLY", raising=False)
+
+
 @pytest.fixture
 def own_rng():
     """For tests that seed torch's global RNG for their models: fork_rng restores it afterwards."""

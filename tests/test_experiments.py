@@ -67,6 +67,26 @@ def test_killed_run_is_never_read_as_complete(tmp_path, fake_fit):
     assert json.loads(path.read_text())["key"] == config_key(spec.config())
 
 
+def test_cache_only_grid_names_every_missing_run_and_trains_nothing(tmp_path, fake_fit, monkeypatch):
+    from emtlib.experiments import MissingRecordError
+
+    specs = [RunSpec(missing_rate=r, seed=1, variant="v") for r in (0.0, 0.5, 1.0)]
+    run_grid(specs[:1], tmp_path, progress=False)
+    monkeypatch.setenv("EMTLIB_CACHE_ONLY", "1")
+    with pytest.raises(MissingRecordError) as e:
+        run_grid(specs, tmp_path)
+    msg = str(e.value)
+    assert msg.startswith("2 run(s) have no record") and "rate 0.5 seed 1" in msg
+    assert "rate 1 seed 1" in msg and "variant v" in msg and "scripts/refresh_demo.sh" in msg
+    assert len(fake_fit) == 1 and len(list(tmp_path.rglob("*.json"))) == 1
+    assert run_grid(specs[:1], tmp_path)[0]["spec"]["variant"] == "v"  # stored: replayed
+    with pytest.raises(MissingRecordError, match="1 run"):
+        run(specs[2], tmp_path)
+    monkeypatch.setenv("EMTLIB_CACHE_ONLY", "maybe")
+    with pytest.raises(ValueError, match="expected 1 or 0"):
+        run_grid(specs, tmp_path)
+
+
 def test_grid_resumes_and_aggregates(tmp_path, fake_fit):
     specs = [RunSpec(missing_rate=r, seed=s) for r in (0.0, 0.5, 1.0) for s in (1, 3)]
     run_grid(specs[:2], tmp_path, progress=False)

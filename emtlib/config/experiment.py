@@ -300,7 +300,7 @@ class ExperimentConfig(Serializable):
     missing_rate: float = 0.0
     """Rate p of the incomplete view, the same for the three modalities."""
     profile: str = "paper"
-    """Which preset produced this config: 'paper', 'smoke' or 'custom'."""
+    """Which preset produced this config: 'paper', 'demo', 'smoke' or 'custom'."""
     model: ModelConfig | None = None
     """EMT's architecture (None -> ModelConfig() for EMT); None for a baseline."""
     loss: LossConfig | None = None

@@ -97,7 +97,8 @@ class EMTDLFR(nn.Module):
             text_encoder.requires_grad_(False)
             self.text_cache = TextFeatureCache(text_encoder, cfg.text_len)
         elif cfg.text_checkpointing:  # recompute BERT's activations in backward (training only)
-            text_encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            text_encoder.activation_checkpointing_enable(
+                activation_checkpointing_kwargs={"use_reentrant": False})
         t_dim = text_encoder.config.hidden_size  # 768 for bert-base, 384 for MiniLM
         self.text_dim = t_dim
         self.audio_model = AuViSubNet(cfg.audio_dim, cfg.a_lstm_hidden, cfg.audio_out,
