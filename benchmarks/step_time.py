@@ -13,11 +13,12 @@ gives the ratios emtlib / released.
 
 Protocol (the defaults): batch 32; the first 4 batches of the shuffled training split of the
 synthetic MOSI stand-in (`paper_config('mosi', 'emt_dlfr', 0.5)`, `load_data`, `make_datasets`,
-`make_loader`: real-size split, realistic lengths); per process 1 warm-up step then 3 timed
-steps (batch j of the sequence is batch j mod 4); 2 rounds; sides and settings alternate
+`make_loader`: real-size split, realistic lengths); per process 1 warm-up step then 4 timed
+steps (batch j of the sequence is batch j mod 4, so the timed steps are one cycle); 3 rounds; sides and settings alternate
 within a round. Reported:
 
-    step (s)    median of the 3 x 2 timed steps
+    step (s)    mean step over one cycle of the 4 batches (they differ in length, so in cost),
+                median over the 3 rounds
     epoch (s)   step x ceil(1284 / batch) (MOSI's training split); with --epoch the measured
                 time of one real epoch over the whole split (median over rounds), with the
                 trainers' gradient accumulation (an Adam step every 4 batches on both sides)
@@ -278,7 +279,10 @@ def measure_emtlib(job: dict) -> Measurement:
     from emtlib.train import make_procedure, train_epoch
 
     device = _setup(job)
-    cfg = emtlib_config(job["overrides"] + ["train.quiet=true"])
+    overrides = job["overrides"] + ["train.quiet=true"]
+    if job["mode"] == "fixed":  # no text encoder to checkpoint
+        overrides = [o for o in overrides if not o.startswith("model.text_checkpointing")]
+    cfg = emtlib_config(overrides)
     data = torch.load(job["batches"], weights_only=False)
     text_encoder = None
     if job["mode"] == "fixed":
@@ -510,7 +514,9 @@ def summarise(ms: list[Measurement], steps_per_epoch: int) -> Row:
     if errors:
         row.note = "error: " + errors[0].strip().splitlines()[-1]
         return row
-    row.step_s = statistics.median([t for m in ms for t in m.step_s])
+    # the batches differ in length (so in cost): a process's figure is its mean step over whole
+    # cycles of the batches; the row's is the median over processes (rounds)
+    row.step_s = statistics.median([statistics.fmean(m.step_s) for m in ms])
     epochs = [m.epoch_s for m in ms if m.epoch_s is not None]
     row.measured_epoch = bool(epochs)
     row.epoch_s = statistics.median(epochs) if epochs else row.step_s * steps_per_epoch
@@ -563,8 +569,9 @@ def main(argv=None) -> list[Row]:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--batches", type=int, default=4, help="distinct batches the steps cycle through")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per process")
-    p.add_argument("--steps", type=int, default=3, help="timed steps per process")
-    p.add_argument("--rounds", type=int, default=2, help="fresh processes per side / mode / setting")
+    p.add_argument("--steps", type=int, default=4,
+                   help="timed steps per process (a multiple of --batches: whole cycles)")
+    p.add_argument("--rounds", type=int, default=3, help="fresh processes per side / mode / setting")
     p.add_argument("--modes", nargs="+", default=["bert", "fixed"], choices=MODES)
     p.add_argument("--settings", nargs="+", default=list(DEFAULT_SETTINGS), type=Setting.parse,
                    metavar="SETTING", help="emtlib rows, e.g. fp32+explicit bf16+fused+bucket (see above)")
@@ -640,7 +647,7 @@ def main(argv=None) -> list[Row]:
             mode_rows.append(summarise(results[(mode, "emtlib", s.name)], steps_per_epoch))
         print_table(mode_rows, mode, cuda)
         rows += mode_rows
-    print(f"\nstep = median over {a.steps} steps x {a.rounds} rounds (fresh process each), forward of both "
+    print(f"\nstep = mean over {a.steps} steps, median over {a.rounds} rounds (fresh process each), forward of both "
           f"views + losses + backward + Adam step, host-to-device copy included; epoch: "
           + ("one measured epoch over the training split (an Adam step every 4 batches), " if a.epoch else "")
           + f"* step x ceil({MOSI_TRAIN} / {a.batch_size}) = step x {steps_per_epoch}; memory: "

@@ -42,7 +42,8 @@ import torch
 from .config import apply_overrides
 from .data.dataset import MMSADataset, collate_mmsa
 from .files import atomic_write
-from .experiments import RESULTS_DIR, RunSpec, config_key, read_record, record_path
+from .experiments import (RESULTS_DIR, MissingRecordError, RunSpec, cache_only, config_key,
+                          missing_message, read_record, record_path)
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,18 @@ def trained_model(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR):
     record = read_record(path, key)
     state = _read_checkpoint(ckpt, key) if record is not None else None
     device = resolve_device(cfg.train.device)
+    frozen = cfg.model.freeze_text  # the text encoder's weights are the package's: not stored
     if state is not None:
         with torch.random.fork_rng(devices=[]):  # random init is overwritten; keep the caller's RNG
-            model = build_model(cfg, pretrained_text=False)
-        model.load_state_dict(state)
+            model = build_model(cfg, pretrained_text=frozen)
+        missing, unexpected = model.load_state_dict(state, strict=not frozen)
+        if unexpected or any(not k.startswith("text_model.") for k in missing):
+            raise RuntimeError(f"{ckpt.name} does not match the model: missing {missing}, "
+                               f"unexpected {unexpected}")
         model = model.to(device)
     else:
+        if cache_only():
+            raise MissingRecordError(missing_message([(spec, ckpt)]))
         if record is not None:
             # logged, not warned or printed: what a notebook shows must not depend on what the
             # cache held (nor name this file's absolute path)
@@ -107,8 +114,9 @@ def trained_model(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR):
         result = _train.fit(cfg)
         model, record = result.model, dict(result.record)
         record["key"] = key
-        _save_checkpoint({"key": key, "state_dict": {k: v.detach().cpu()
-                                                     for k, v in model.state_dict().items()}}, ckpt)
+        kept = {k: v.detach().cpu() for k, v in model.state_dict().items()
+                if not (frozen and k.startswith("text_model."))}
+        _save_checkpoint({"key": key, "state_dict": kept}, ckpt)
         _train.write_record(record, path)  # after the checkpoint: a record alone means "retrain"
         model = model.to(device)
     model.eval()

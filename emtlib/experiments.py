@@ -154,7 +154,7 @@ def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool
     record = read_record(path, key)
     if record is None:
         if cache_only():
-            raise MissingRecordError(_missing_message([(spec, path)]))
+            raise MissingRecordError(missing_message([(spec, path)]))
         from .train import fit, write_record
 
         record = fit(cfg).record
@@ -174,7 +174,8 @@ def _with_spec(record: dict, spec: RunSpec) -> dict:
     return {**record, "spec": json.loads(json.dumps(asdict(spec)))}  # JSON-normal, as read back
 
 
-def _missing_message(missing: list) -> str:
+def missing_message(missing: list) -> str:
+    """The cache-only error for [(spec, path)] runs without a record."""
     shown = "\n".join(f"  {s.method} {s.dataset} rate {s.missing_rate:g} seed {s.seed} "
                        f"profile {s.profile}{f' variant {s.variant}' if s.variant else ''}: {p}"
                        for s, p in missing[:10])
@@ -202,7 +203,7 @@ def run_grid(specs, results_dir: str | os.PathLike = RESULTS_DIR, progress: bool
     records = [read_record(path, key) for _, key, path in located]
     missing = [(s, path) for s, r, (_, _, path) in zip(specs, records, located) if r is None]
     if missing and cache_only():
-        raise MissingRecordError(_missing_message(missing))
+        raise MissingRecordError(missing_message(missing))
     bar = tqdm(total=len(specs), initial=len(specs) - len(missing), desc="runs", unit="run",
                disable=not progress or cache_only() or not missing)
     with bar:

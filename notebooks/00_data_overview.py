@@ -25,7 +25,7 @@
 dataset = "mosi"          # mosi | mosei | sims
 data_root = "data"         # the MMSA pickle, or a root holding <DS>/Processed/<file>
 synthetic = False          # True: the built-in stand-in shaped like `dataset`
-profile = "paper"          # paper: the paper's protocol; smoke: a tiny CPU budget
+profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke: plumbing
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)

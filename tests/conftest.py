@@ -2,6 +2,8 @@
 thread for the whole unit-test session."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -17,10 +19,14 @@ def _one_torch_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(autouse=True)
-def _may_train(monkeypatch):
-    """Unit tests train: lift the cache-only mode the root conftest sets for the notebooks."""
-    monkeypatch.delenv("EMTLIB_CACHE_ONLY", raising=False)
+@pytest.fixture(autouse=True, scope="module")
+def _may_train():
+    """Unit tests train: lift the cache-only mode the root conftest sets for the notebooks (module
+    scope, so module fixtures that train see it lifted too); restored for what follows."""
+    before = os.environ.pop("EMTLIB_CACHE_ONLY", None)
+    yield
+    if before is not None:
+        os.environ["EMTLIB_CACHE_ONLY"] = before
 
 
 @pytest.fixture

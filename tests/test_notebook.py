@@ -11,17 +11,17 @@ import pytest
 
 from emtlib import notebook as N
 from emtlib.data.mmsa import MMSAData, class_table, shapes_table
-from emtlib.notebook import PROFILE_ENV, Session, setup
+from emtlib.notebook import Session, setup
 from emtlib import plots
 from tests.conftest import tiny_data
 
 
-def test_env_forces_smoke_on_synthetic(monkeypatch, capsys):
-    monkeypatch.setenv(PROFILE_ENV, "smoke")
-    s = setup("sims", data_root="/nowhere", synthetic=False, profile="paper")
-    assert s.smoke and s.synthetic and s.forced_by_env
+def test_smoke_profile_grids(capsys):
+    s = setup("sims", synthetic=True, profile="smoke")
+    assert s.smoke and s.synthetic
     out = capsys.readouterr().out
-    assert "forced by EMTLIB_NOTEBOOK_PROFILE=smoke" in out and "synthetic stand-in shaped like SIMS" in out
+    assert "profile:      smoke" in out and "synthetic stand-in shaped like SIMS" in out
+    assert "records:      stored ones read back, missing ones trained" in out
     assert s.rates() == (0.0, 0.5) and s.seeds() == (111,)
     specs = s.grid({"a": ("model.pooling=average",), "b": ()})
     assert [(x.variant, x.missing_rate) for x in specs] == [("a", 0.0), ("a", 0.5), ("b", 0.0), ("b", 0.5)]
@@ -31,17 +31,30 @@ def test_env_forces_smoke_on_synthetic(monkeypatch, capsys):
     assert specs[0].config().baseline.text_encoder == "minilm"
 
 
-def test_paper_profile_without_data_fails_with_the_loader_message(monkeypatch, tmp_path):
-    monkeypatch.delenv(PROFILE_ENV, raising=False)
+def test_demo_profile_protocol_and_replay_banner(capsys, monkeypatch):
+    s = setup("mosi", synthetic=True, profile="demo")
+    assert s.rates() == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    assert s.seeds() == s.seeds("complete") == (111, 1111, 11111)
+    assert s.loss_weights((0.5, 1.0, 1.5, 2.0)) == (0.5, 2.0)
+    cfg = s.spec("emt_dlfr", 0.4).config()
+    assert cfg.profile == "demo" and cfg.model.freeze_text and cfg.train.bucket_by_length
+    assert cfg.data.synthetic_scale == 0.5
+    capsys.readouterr()
+    monkeypatch.setenv("EMTLIB_CACHE_ONLY", "1")
+    setup("mosi", synthetic=True, profile="demo")
+    out = capsys.readouterr().out  # a replay prints the same on every machine
+    assert "device:       auto\n" in out and "precision:    auto\n" in out
+    assert "replayed from stored records (cache-only)" in out
+
+
+def test_paper_profile_without_data_fails_with_the_loader_message(tmp_path):
     with pytest.raises(FileNotFoundError, match="MOSI/Processed/unaligned_50.pkl"):
         setup("mosi", data_root=str(tmp_path), profile="paper")
-    monkeypatch.setenv(PROFILE_ENV, "fast")
-    with pytest.raises(ValueError, match="only value it takes is 'smoke'"):
-        setup("mosi")
+    with pytest.raises(ValueError, match="expected one of"):
+        setup("mosi", profile="fast")
 
 
-def test_paper_profile_protocol(monkeypatch, capsys):
-    monkeypatch.delenv(PROFILE_ENV, raising=False)
+def test_paper_profile_protocol(capsys):
     s = setup("mosei", synthetic=True, profile="paper")
     assert s.rates() == tuple(round(0.1 * i, 1) for i in range(11))
     assert s.seeds() == (111, 1111, 11111) and len(s.seeds("complete")) == 5

@@ -179,7 +179,9 @@ def ablation_chart(agg: pd.DataFrame, dataset: str, variants: Sequence, metrics=
     metrics: one key or a list; default the four of Figs 4-6.
     kind='line': metric vs missing rate, one line (+-std band) per variant.
     kind='bar': one bar per variant at missing rate `rate` (mean +- std), or of the AUILC over the
-    rates present when rate='auilc' (no error bar); the values are written above the bars.
+    rates present when rate='auilc' (error bar: the AUILC of the per-rate seed std, which bounds
+    the seed std of the AUILC from above); the values are written above the bars. The value axis
+    spans the error bars, so a gap smaller than the seed spread never fills the panel.
     Entries that are all distinct methods (variant '') keep the methods' fixed colors.
     labels: display names overriding `variant_label`. paper: optional overlay (paper units).
     """
@@ -245,7 +247,8 @@ def ablation_chart(agg: pd.DataFrame, dataset: str, variants: Sequence, metrics=
                                     gid=f"paper:{key}")
                 else:
                     if rate == "auilc":
-                        h, err = auilc_value(g) * k, None
+                        h = auilc_value(g) * k
+                        err = auilc_value(g.assign(mean=g["std"])) * k
                     else:
                         at = g[np.isclose(g["rate"].to_numpy(float), rate)]
                         if at.empty:

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Refresh the stored notebooks: train the demo records that are missing, then re-execute every
+# notebook from the records alone.
+#
+#   1. train   each notebook runs once with `-p synthetic True -p profile demo -p results_dir
+#              results/demo` into a scratch copy: its grid's missing runs are trained and their
+#              records written to results/demo (resumable: an interrupted refresh keeps every
+#              finished record and starts again from there; finished ones are never retrained);
+#   2. replay  each notebook is executed in place with the same parameters and EMTLIB_CACHE_ONLY=1,
+#              so its stored outputs come from the records only (what `pytest --nbval` replays).
+#
+# Usage: bash scripts/refresh_demo.sh [notebooks/NAME.py ...]   (default: every notebook)
+# Each notebook's source of truth is notebooks/NAME.py (jupytext py:percent); it is synced first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+params=(-p synthetic True -p profile demo -p results_dir results/demo)
+nbs=("$@")
+[ ${#nbs[@]} -gt 0 ] || nbs=(notebooks/*.py)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+total=$SECONDS
+for nb in "${nbs[@]}"; do
+  src=${nb%.*}.py
+  nb=${nb%.*}.ipynb
+  "$PY" -m jupytext --quiet --update --to ipynb "$src"
+  start=$SECONDS
+  if ! EMTLIB_CACHE_ONLY=0 "$PY" -m papermill --cwd notebooks --no-progress-bar --log-output \
+      "$nb" "$scratch/$(basename "$nb")" "${params[@]}" >"$scratch/log" 2>&1; then
+    tail -n 30 "$scratch/log"
+    echo "training through $nb failed (records finished so far are kept)" >&2
+    exit 1
+  fi
+  trained=$((SECONDS - start))
+  start=$SECONDS
+  EMTLIB_CACHE_ONLY=1 "$PY" -m papermill --cwd notebooks --no-progress-bar "$nb" "$nb" \
+    "${params[@]}" >/dev/null
+  printf '%-42s train %5d s   replay %4d s\n' "$nb" "$trained" $((SECONDS - start))
+done
+printf 'total %d s\n' $((SECONDS - total))
