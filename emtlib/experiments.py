@@ -36,8 +36,8 @@ from .metrics import auilc, auilc_official
 CACHE_ONLY_ENV = "EMTLIB_CACHE_ONLY"
 """Set to 1 (the test configuration does, for the notebooks nbval replays): runs are read from
 their records, never trained; a missing record is an error naming it."""
-REFRESH_COMMAND = "bash scripts/refresh_demo.sh"
-"""The command that trains missing demo records and re-executes the stored notebooks."""
+REFRESH_COMMAND = "PROFILE={profile} bash scripts/refresh_notebooks.sh"
+"""The command that trains a profile's missing records and re-executes the stored notebooks."""
 
 
 class MissingRecordError(FileNotFoundError):
@@ -182,7 +182,8 @@ def missing_message(missing: list) -> str:
     more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
     return (f"{len(missing)} run(s) have no record and this process is cache-only "
             f"({CACHE_ONLY_ENV}=1, set by the test configuration):\n{shown}{more}\n"
-            f"Train them with `{REFRESH_COMMAND}` (demo records), or run without {CACHE_ONLY_ENV}.")
+            f"Train them with `{REFRESH_COMMAND.format(profile=missing[0][0].profile)}` (the stored "
+            f"notebooks' records), or run without {CACHE_ONLY_ENV}.")
 
 
 def _label(spec: RunSpec) -> str:

@@ -36,6 +36,16 @@ def resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
+def portable(path: str | os.PathLike) -> str:
+    """`path` as a record stores it: relative to the project root when it lies inside it (so a
+    record says the same on every machine), absolute otherwise (the user's own files)."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
 def data_dir() -> Path:
     """The default data folder, resolved: `<project root>/data`."""
     return resolve(DATA_DIR)

@@ -43,7 +43,7 @@ from . import __version__
 from .config import ExperimentConfig
 from .data import MMSAData, load_data
 from .data.dataset import make_datasets, make_loader
-from .files import atomic_write
+from .files import atomic_write, portable
 from .losses import total_loss
 from .metrics import regression_metrics
 from .models import build_model
@@ -229,7 +229,7 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         "precision": resolve_precision(tc.precision, device),  # what 'auto' resolved to
         "emtlib_version": __version__,
         "torch_version": torch.__version__,
-        "data": {"path": str(data.path) if data.path else None, "sha1": data.sha1,
+        "data": {"path": portable(data.path) if data.path else None, "sha1": data.sha1,
                  "synthetic": data.synthetic,
                  "sizes": {s: len(ds) for s, ds in datasets.items()},
                  "train_samples_dropped_per_epoch": int(drop_last)},

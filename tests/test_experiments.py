@@ -77,7 +77,7 @@ def test_cache_only_grid_names_every_missing_run_and_trains_nothing(tmp_path, fa
         run_grid(specs, tmp_path)
     msg = str(e.value)
     assert msg.startswith("2 run(s) have no record") and "rate 0.5 seed 1" in msg
-    assert "rate 1 seed 1" in msg and "variant v" in msg and "scripts/refresh_demo.sh" in msg
+    assert "rate 1 seed 1" in msg and "variant v" in msg and "scripts/refresh_notebooks.sh" in msg
     assert len(fake_fit) == 1 and len(list(tmp_path.rglob("*.json"))) == 1
     assert run_grid(specs[:1], tmp_path)[0]["spec"]["variant"] == "v"  # stored: replayed
     with pytest.raises(MissingRecordError, match="1 run"):

@@ -277,9 +277,13 @@ class DataConfig(Serializable):
     """Seed of the synthetic generator."""
     synthetic_scale: float = 1.0
     """Synthetic split sizes = round(real split size x scale), at least 8 each."""
+    frame_pool: int = 1
+    """Average every `frame_pool` consecutive audio and vision frames into one before the missing
+    masks are drawn (a CPU budget's knob, the demo profile's; 1 = the frames as stored, the paper)."""
 
     def __post_init__(self):
         _choice(self, "source", DATA_SOURCES)
+        _positive(self, "frame_pool")
         if self.max_samples_per_split is not None:
             _positive(self, "max_samples_per_split")
         if not float(self.synthetic_scale) > 0:

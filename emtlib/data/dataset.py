@@ -146,14 +146,41 @@ def make_loader(dataset: MMSADataset, batch_size: int, shuffle: bool, seed: int 
                       num_workers=num_workers, collate_fn=collate_mmsa, drop_last=drop_last)
 
 
+def pool_frames(split: dict, k: int) -> dict:
+    """The split with every `k` consecutive audio and vision frames averaged into one.
+
+    (N, T, D) -> (N, ceil(T / k), D): window j holds frames jk .. jk+k-1, averaged over those
+    that are valid (t < length); lengths become ceil(length / k); windows past the end are zero.
+    Other keys are shared, not copied. k = 1 returns the split itself.
+    """
+    if k == 1:
+        return split
+    out = dict(split)
+    for name in ("audio", "vision"):
+        x = np.asarray(split[name], dtype=np.float32)  # (N, T, D)
+        lengths = np.asarray(split[f"{name}_lengths"]).astype(np.int64)
+        N, T, D = x.shape
+        Tp = -(-T // k)
+        valid = (np.arange(Tp * k)[None, :] < lengths[:, None]).astype(np.float32)  # (N, Tp*k)
+        padded = np.zeros((N, Tp * k, D), np.float32)
+        padded[:, :T] = x
+        sums = (padded * valid[:, :, None]).reshape(N, Tp, k, D).sum(2)  # (N, Tp, D)
+        counts = valid.reshape(N, Tp, k).sum(2)[:, :, None]  # (N, Tp, 1)
+        out[name] = sums / np.maximum(counts, 1.0)
+        out[f"{name}_lengths"] = -(-lengths // k)
+    return out
+
+
 def make_datasets(data, cfg) -> dict[str, MMSADataset]:
     """One MMSADataset per split of `data` (an MMSAData) at the run's missing rate (masks drawn
-    once, docs/missing-views.md); `cfg` is the run's ExperimentConfig."""
+    once, docs/missing-views.md); `cfg` is the run's ExperimentConfig. With `data.frame_pool` > 1
+    the frames are pooled first (`pool_frames`), so the masks fall on pooled frames."""
     rate = cfg.missing_rate  # 0.0 for method "emt" (the complete setting), enforced by its config
     n = cfg.data.max_samples_per_split
     out = {}
     for s, split in data.splits.items():
         if n is not None:
             split = {k: v[:n] for k, v in split.items()}
+        split = pool_frames(split, cfg.data.frame_pool)
         out[s] = MMSADataset(split, rate, cfg.data.missing_seeds)
     return out

@@ -37,6 +37,9 @@ def build_model(config: ExperimentConfig, pretrained_text: bool = False,
         if text_encoder is None:
             text_encoder = build_text_encoder(config.baseline.text_encoder, pretrained_text)
         return build_baseline(config.method, config.baseline, text_encoder)
+    shared = None
     if text_encoder is None:
         text_encoder = build_text_encoder(config.model.text_encoder, pretrained_text)
-    return EMTDLFR(config.model, config.loss, config.method, text_encoder)
+        if pretrained_text:  # the same weights in every run: frozen, its outputs can be shared
+            shared = f"pretrained:{config.model.text_encoder}"
+    return EMTDLFR(config.model, config.loss, config.method, text_encoder, shared)

@@ -81,7 +81,10 @@ def simsiam_predictor(n: int, hidden: int) -> nn.Sequential:
 class EMTDLFR(nn.Module):
     """The full model. `method='emt'` runs the complete view only (complete setting)."""
 
-    def __init__(self, cfg: ModelConfig, loss: LossConfig, method: str, text_encoder: nn.Module):
+    def __init__(self, cfg: ModelConfig, loss: LossConfig, method: str, text_encoder: nn.Module,
+                 text_cache_name: str | None = None):
+        """text_cache_name: with `cfg.freeze_text`, a name under which runs of this process share
+        the encoded text rows (only for an encoder whose weights every run loads alike)."""
         super().__init__()
         if method not in ("emt_dlfr", "emt"):
             raise ValueError(f"method {method!r}: expected 'emt_dlfr' or 'emt'")
@@ -95,7 +98,7 @@ class EMTDLFR(nn.Module):
         self.text_cache = None
         if cfg.freeze_text:  # no fine-tuning, no dropout: encode each distinct row once per run
             text_encoder.requires_grad_(False)
-            self.text_cache = TextFeatureCache(text_encoder, cfg.text_len)
+            self.text_cache = TextFeatureCache(text_encoder, cfg.text_len, text_cache_name)
         elif cfg.text_checkpointing:  # recompute BERT's activations in backward (training only)
             text_encoder.activation_checkpointing_enable(
                 activation_checkpointing_kwargs={"use_reentrant": False})

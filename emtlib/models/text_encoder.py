@@ -90,6 +90,10 @@ def build_text_encoder(name: str, pretrained: bool) -> BertModel:
     return BertModel(text_encoder_config(name))
 
 
+_SHARED_ROWS: dict[tuple, dict[bytes, torch.Tensor]] = {}
+"""(encoder name, max_len) -> encoded rows, shared by the runs of one process (TextFeatureCache)."""
+
+
 class TextFeatureCache:
     """The outputs of a frozen text encoder, computed once per distinct token row and reused.
 
@@ -102,9 +106,12 @@ class TextFeatureCache:
     keeps it in. A plain object, not a Module: the encoder's parameters stay where they are.
     """
 
-    def __init__(self, encoder: nn.Module, max_len: int):
+    def __init__(self, encoder: nn.Module, max_len: int, shared: str | None = None):
+        """shared: a name for encoders whose weights are the same in every run (a pretrained
+        encoder from disk): runs in one process then share the encoded rows (`_SHARED_ROWS`)."""
         self.encoder, self.max_len = encoder, max_len
-        self.rows: dict[bytes, torch.Tensor] = {}
+        self.rows: dict[bytes, torch.Tensor] = \
+            _SHARED_ROWS.setdefault((shared, max_len), {}) if shared else {}
 
     @torch.no_grad()
     def __call__(self, text: torch.Tensor) -> torch.Tensor:

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Refresh the stored notebooks: train the demo records that are missing, then re-execute every
-# notebook from the records alone.
+# Refresh the stored notebooks: train the records of PROFILE (default demo) that are missing, then
+# re-execute every notebook from the records alone.
 #
-#   1. train   each notebook runs once with `-p synthetic True -p profile demo -p results_dir
-#              results/demo` into a scratch copy: its grid's missing runs are trained and their
-#              records written to results/demo (resumable: an interrupted refresh keeps every
+#   1. train   each notebook runs once with `-p synthetic True -p profile PROFILE -p results_dir
+#              results/PROFILE` into a scratch copy: its grid's missing runs are trained and their
+#              records written to results/PROFILE (resumable: an interrupted refresh keeps every
 #              finished record and starts again from there; finished ones are never retrained);
 #   2. replay  each notebook is executed in place with the same parameters and EMTLIB_CACHE_ONLY=1,
 #              so its stored outputs come from the records only (what `pytest --nbval` replays).
 #
-# Usage: bash scripts/refresh_demo.sh [notebooks/NAME.py ...]   (default: every notebook)
+# Usage: [PROFILE=demo|smoke] bash scripts/refresh_notebooks.sh [notebooks/NAME.py ...]
+#        (default: every notebook)
 # Each notebook's source of truth is notebooks/NAME.py (jupytext py:percent); it is synced first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-params=(-p synthetic True -p profile demo -p results_dir results/demo)
+profile=${PROFILE:-demo}
+params=(-p synthetic True -p profile "$profile" -p results_dir "results/$profile")
 nbs=("$@")
 [ ${#nbs[@]} -gt 0 ] || nbs=(notebooks/*.py)
 scratch=$(mktemp -d)
@@ -33,8 +35,12 @@ for nb in "${nbs[@]}"; do
   fi
   trained=$((SECONDS - start))
   start=$SECONDS
-  EMTLIB_CACHE_ONLY=1 "$PY" -m papermill --cwd notebooks --no-progress-bar "$nb" "$nb" \
-    "${params[@]}" >/dev/null
+  if ! EMTLIB_CACHE_ONLY=1 "$PY" -m papermill --cwd notebooks --no-progress-bar "$nb" "$nb" \
+      "${params[@]}" >"$scratch/log" 2>&1; then
+    tail -n 30 "$scratch/log"
+    echo "replaying $nb from its records failed" >&2
+    exit 1
+  fi
   printf '%-42s train %5d s   replay %4d s\n' "$nb" "$trained" $((SECONDS - start))
 done
 printf 'total %d s\n' $((SECONDS - total))
