@@ -43,7 +43,7 @@ def test_demo_profile_protocol_and_replay_banner(capsys, monkeypatch):
     monkeypatch.setenv("EMTLIB_CACHE_ONLY", "1")
     setup("mosi", synthetic=True, profile="demo")
     out = capsys.readouterr().out  # a replay prints the same on every machine
-    assert "device:       auto\n" in out and "precision:    auto\n" in out
+    assert "device:       auto\n" in out and "precision:    fp32\n" in out  # no "-> ..."
     assert "replayed from stored records (cache-only)" in out
 
 

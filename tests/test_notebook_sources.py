@@ -18,7 +18,8 @@ FROM_IPYNB = "python -m jupytext --to py:percent notebooks/{}.ipynb"
 
 def cells(nb) -> list[tuple[str, str, bool]]:
     """(cell type, source, has the `parameters` tag) of each cell: what a pair must agree on."""
-    return [(c.cell_type, c.source, "parameters" in c.metadata.get("tags", [])) for c in nb.cells]
+    return [(c.cell_type, c.source, "parameters" in c.metadata.get("tags", [])) for c in nb.cells
+            if "injected-parameters" not in c.metadata.get("tags", [])]  # papermill's, not ours
 
 
 def first_difference(py: list, ipynb: list) -> str | None:

@@ -102,7 +102,8 @@ class TextFeatureCache:
     how far the row is padded. So each distinct row (its valid ids and segment ids) is encoded once,
     padded to `max_len`, and a call with rows cropped to L gets the first L positions: the same
     numbers as encoding the cropped batch, up to float rounding, at the cost of one pass per
-    distinct row per run. The encoder must be frozen and in eval mode (no dropout), which the owner
+    distinct row per run, always in float32 (whatever autocast is active, so the stored rows do not
+    depend on which pass met them first). The encoder must be frozen and in eval mode (no dropout), which the owner
     keeps it in. A plain object, not a Module: the encoder's parameters stay where they are.
     """
 
@@ -130,8 +131,9 @@ class TextFeatureCache:
             rows = torch.zeros(len(todo), 3, self.max_len, dtype=text.dtype, device=text.device)
             for j, i in enumerate(todo.values()):
                 rows[j, :, :lengths[i]] = text[i, :, :lengths[i]]
-            out = self.encoder(input_ids=rows[:, 0], attention_mask=rows[:, 1],
-                               token_type_ids=rows[:, 2]).last_hidden_state  # (n, max_len, H)
+            with torch.autocast(text.device.type, enabled=False):  # encoded once: in float32
+                out = self.encoder(input_ids=rows[:, 0], attention_mask=rows[:, 1],
+                                   token_type_ids=rows[:, 2]).last_hidden_state  # (n, max_len, H)
             for j, k in enumerate(todo):
                 self.rows[k] = out[j].float().clone()
         return torch.stack([self.rows[k][:L] for k in keys])  # (B, L, H)
