@@ -13,8 +13,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first and alone: anything that needs torch installed before it pulls a CUDA build.
   .venv/bin/python -m pip install -q "$(grep -E '^torch==' requirements.txt)" uv
   # the rest through uv (the same resolution as pip, in a third of the time); the installed
-  # torch satisfies its pin and stays
-  uv=(.venv/bin/python -m uv pip install --python .venv/bin/python -q)
+  # torch satisfies its pin and stays. --compile-bytecode: uv, unlike pip, writes no .pyc by
+  # default, and with PYTHONDONTWRITEBYTECODE set (as on CI) every new process (each notebook
+  # kernel) would otherwise compile scipy, pandas, transformers... from source: ~4 s each
+  uv=(.venv/bin/python -m uv pip install --python .venv/bin/python -q --compile-bytecode)
   [ -n "${PIP_FIND_LINKS:-}" ] && uv+=(--find-links "$PIP_FIND_LINKS")
   "${uv[@]}" -r requirements.txt
   "${uv[@]}" --no-deps -e .
