@@ -622,7 +622,7 @@ def main(argv=None) -> list[Row]:
                 for s, overrides in plans:
                     kind = "padded" if mode == "padded" else ("bucket" if s.bucket else "plain")
                     jobs.append(dict(base, side="emtlib", mode=mode, setting=s.name, round=rnd,
-                                     overrides=overrides, precision=s.precision, batches=files[kind]))
+                                     overrides=overrides, batches=files[kind]))
                 if released is not None:
                     rel = dict(base, side="released", mode=mode, setting="as released (fp32)",
                                round=rnd, batches=files["padded" if mode == "padded" else "plain"])

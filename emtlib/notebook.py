@@ -341,9 +341,9 @@ def _per_seed(frame: pd.DataFrame, arm: tuple[str, str], claim) -> pd.Series:
         raise KeyError(f"no records of {method!r} variant {variant!r} for claim {claim.text!r}")
     if claim.setting == "complete":
         return sel[np.isclose(sel["rate"], 0.0)].set_index("seed")["value"].sort_index()
-    return sel.groupby("seed").apply(
-        lambda g: auilc(g.sort_values("rate")["rate"].to_numpy(), g.sort_values("rate")["value"].to_numpy()),
-        include_groups=False).sort_index()
+    sel = sel.sort_values(["seed", "rate"])
+    return sel.groupby("seed").apply(lambda g: auilc(g["rate"].to_numpy(), g["value"].to_numpy()),
+                                     include_groups=False)
 
 
 def claims_table(records, notebook: str, dataset: str = "mosi") -> pd.DataFrame:
