@@ -99,6 +99,35 @@ def _evaluate_checkpoint(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from .executors import run_grid
+    from .notebook import setup
+    from .sweep import dry_run, named_grid, specs_from_file, unique
+
+    session = setup(args.dataset, str(args.data.resolve()) if args.data else "data",
+                    args.data is None, args.profile, args.device, None, str(args.results_dir),
+                    args.executor)
+    if args.grid:
+        specs = named_grid(args.grid, session)
+    else:
+        specs = unique(specs_from_file(args.specs), session.results_dir)
+    print(dry_run(specs, session.results_dir))
+    if args.dry_run:
+        return 0
+    opts = dict(workers=args.workers, cpus_per_run=args.cpus_per_run,
+                gpus_per_run=args.gpus_per_run, address=args.address,
+                max_retries=args.max_retries, slurm_partition=args.partition,
+                timeout_min=args.timeout_min, cluster=args.cluster)
+    stats: dict = {}
+    t0 = time.perf_counter()
+    records = run_grid(specs, session.results_dir, executor=args.executor, stats=stats, **opts)
+    trained = stats.get("trained_here")
+    print(f"{len(records)} of {len(specs)} runs have records in {session.results_dir} "
+          f"({time.perf_counter() - t0:.0f} s)"
+          + (f"; this process trained {trained}" if trained is not None else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m emtlib",
@@ -175,6 +204,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--save-emtlib", type=Path, metavar="PATH",
                    help="also write the loaded weights as an emtlib state dict")
     s.set_defaults(func=_evaluate_checkpoint)
+
+    s = sub.add_parser("sweep", help="train a named grid (a notebook's, or 'paper': the whole "
+                       "protocol of a dataset) or a file of specs, on local processes, Ray or Slurm")
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument("--grid", help="a notebook's grid ('04' or '04_ablation_fusion'), or 'paper'")
+    what.add_argument("--specs", type=Path, help="JSON or YAML list of RunSpec fields")
+    s.add_argument("--dataset", default="mosi", choices=sorted(DATASETS))
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, help="MMSA pickle or data root (see data/README.md)")
+    src.add_argument("--synthetic", action="store_true", help="use the synthetic stand-in")
+    s.add_argument("--profile", default="paper", choices=["paper", "demo", "smoke"])
+    s.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    s.add_argument("--results-dir", type=Path, default=Path("results"),
+                   help="where records go (relative: from the project root in a checkout)")
+    s.add_argument("--executor", default="local", choices=["local", "processes", "ray", "slurm"])
+    s.add_argument("--workers", type=int, default=0,
+                   help="processes: worker count (0: one per GPU, else 2); slurm: array parallelism")
+    s.add_argument("--address", help="ray: cluster address (default: RAY_ADDRESS, else a local "
+                   "instance)")
+    s.add_argument("--cpus-per-run", type=float, default=0, help="CPU threads / Ray CPUs / Slurm "
+                   "cpus-per-task of one run")
+    s.add_argument("--gpus-per-run", type=float, default=0,
+                   help="GPUs of one run (Ray: fractions share a GPU)")
+    s.add_argument("--max-retries", type=int, default=2,
+                   help="ray / slurm: restarts of a run whose worker died")
+    s.add_argument("--partition", help="slurm: partition")
+    s.add_argument("--timeout-min", type=int, default=24 * 60, help="slurm: wall time of one run")
+    s.add_argument("--cluster", help="slurm: submitit cluster ('local' runs the array here)")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print how many runs the grid holds, are done, claimed and to train, and "
+                   "the estimated compute; train nothing")
+    s.set_defaults(func=_sweep)
 
     s = sub.add_parser("normalize-sims", help="write unaligned_39_normalized.pkl beside unaligned_39.pkl")
     s.add_argument("--data", required=True, type=Path, help="unaligned_39.pkl or the data root")

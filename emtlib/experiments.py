@@ -21,14 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .progress import tqdm
-
+from .claims import claim
 from .config import PROFILES, ExperimentConfig, apply_overrides
 from .files import RESULTS_DIR, resolve
 from .metrics import auilc, auilc_official
@@ -38,6 +38,10 @@ CACHE_ONLY_ENV = "EMTLIB_CACHE_ONLY"
 their records, never trained; a missing record is an error naming it."""
 REFRESH_COMMAND = "PROFILE={profile} bash scripts/refresh_notebooks.sh"
 """The command that trains a profile's missing records and re-executes the stored notebooks."""
+
+
+CLAIM_POLL_S = 2.0
+"""How often a worker waiting on a run another worker holds looks again (seconds)."""
 
 
 class MissingRecordError(FileNotFoundError):
@@ -105,6 +109,10 @@ def config_key(cfg: ExperimentConfig) -> str:
         d.get(section, {}).pop(name, None)
     if cfg.data.source == "mmsa":
         d["_data_file"] = _file_fingerprint(cfg)
+    else:  # another generator version gives another stand-in: its records are not reused
+        from .data.synthetic import GENERATOR_VERSION
+
+        d["_synthetic_generator"] = GENERATOR_VERSION
     if cfg.model is not None:
         from .models.emt_dlfr import identity_projections
 
@@ -144,23 +152,44 @@ def read_record(path: Path, key: str) -> dict | None:
     return record
 
 
-def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool = True) -> dict:
-    """The record of `spec`: read from `results_dir` when done before, else trained and written.
+def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool = True,
+        wait: bool = True) -> dict | None:
+    """The record of `spec`: read from `results_dir` when done before, else trained under a claim
+    (emtlib.claims) and written, so that concurrent workers train each run once.
 
+    A run another live worker holds is waited for (`wait`), or skipped: None is returned.
     The returned record carries this `spec` (its variant label), whichever spec wrote it.
     Cache-only (EMTLIB_CACHE_ONLY=1): a missing record raises MissingRecordError instead.
     """
+    return run_counted(spec, results_dir, quiet, wait)[0]
+
+
+def run_counted(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool = True,
+                wait: bool = True) -> tuple[dict | None, bool]:
+    """`run`, and whether this call trained the run (False: read back, or skipped)."""
     cfg, key, path = _locate(spec, results_dir, quiet)
-    record = read_record(path, key)
-    if record is None:
+    while True:
+        record = read_record(path, key)
+        if record is not None:
+            return _with_spec(record, spec), False
         if cache_only():
             raise MissingRecordError(missing_message([(spec, path)]))
-        from .train import fit, write_record
+        with claim(path) as held:
+            if held:
+                record = read_record(path, key)  # finished while this worker looked elsewhere
+                if record is not None:
+                    return _with_spec(record, spec), False
+                for stale in path.parent.glob(f".{path.name}.*.part"):  # left by a killed writer
+                    stale.unlink(missing_ok=True)  # (no live one: this process holds the claim)
+                from .train import fit, write_record
 
-        record = fit(cfg).record
-        record["key"] = key
-        write_record(record, path)  # temporary file, then rename
-    return _with_spec(record, spec)
+                record = fit(cfg).record
+                record["key"] = key
+                write_record(record, path)  # temporary file, then rename
+                return _with_spec(record, spec), True
+        if not wait:
+            return None, False
+        time.sleep(CLAIM_POLL_S)
 
 
 def _locate(spec: RunSpec, results_dir, quiet: bool = True):
@@ -184,36 +213,6 @@ def missing_message(missing: list) -> str:
             f"({CACHE_ONLY_ENV}=1, set by the test configuration):\n{shown}{more}\n"
             f"Train them with `{REFRESH_COMMAND.format(profile=missing[0][0].profile)}` (the stored "
             f"notebooks' records), or run without {CACHE_ONLY_ENV}.")
-
-
-def _label(spec: RunSpec) -> str:
-    return (f"{spec.method}{f'[{spec.variant}]' if spec.variant else ''} "
-            f"rate {spec.missing_rate:g} seed {spec.seed}")
-
-
-def run_grid(specs, results_dir: str | os.PathLike = RESULTS_DIR, progress: bool = True) -> list[dict]:
-    """Every spec's record, in order: finished ones are read back (counted at once by the progress
-    bar), the others trained one after the other; an interrupted grid resumes where it stopped.
-
-    Progress (unless `progress` is False or the process is cache-only): runs done / total, the
-    current run, elapsed time and an ETA from the runs trained so far.
-    Cache-only: every missing record is named in one MissingRecordError before anything runs.
-    """
-    specs = list(specs)
-    located = [_locate(s, results_dir) for s in specs]
-    records = [read_record(path, key) for _, key, path in located]
-    missing = [(s, path) for s, r, (_, _, path) in zip(specs, records, located) if r is None]
-    if missing and cache_only():
-        raise MissingRecordError(missing_message(missing))
-    bar = tqdm(total=len(specs), initial=len(specs) - len(missing), desc="runs", unit="run",
-               disable=not progress or cache_only() or not missing)
-    with bar:
-        for i, (spec, record) in enumerate(zip(specs, records)):
-            if record is None:
-                bar.set_postfix_str(_label(spec), refresh=True)
-                records[i] = run(spec, results_dir)
-                bar.update(1)
-    return [_with_spec(r, s) for r, s in zip(records, specs)]
 
 
 # ---- aggregation ---------------------------------------------------------------------------

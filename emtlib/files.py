@@ -10,6 +10,7 @@ renamed into place, so an interrupted write never leaves a half-written file und
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,23 @@ def portable(path: str | os.PathLike) -> str:
         return p.relative_to(project_root().resolve()).as_posix()
     except ValueError:
         return str(p)
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout emtlib runs from ('<sha>-dirty' with uncommitted changes to
+    tracked files), or None outside a git checkout."""
+    checkout = _PACKAGE_DIR.parent
+    if not (checkout / ".git").exists():
+        return None
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=checkout, capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha
 
 
 def data_dir() -> Path:

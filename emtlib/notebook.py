@@ -22,7 +22,8 @@ import pandas as pd
 from . import paper
 from .config import BASELINES, PROFILES
 from .data.schema import get_spec
-from .experiments import RunSpec, aggregate, auilc_frame, records_frame, run_grid
+from .executors import EXECUTORS, run_grid
+from .experiments import RunSpec, aggregate, auilc_frame, records_frame
 from .files import resolve
 from .metrics import rate_grid
 
@@ -56,6 +57,9 @@ class Session:
     """Text encoder override (None: the profile's)."""
     results_dir: str
     """Where run records and figures go."""
+    executor: str = "local"
+    """Where missing runs train: 'local' (this kernel), 'processes', 'ray', 'slurm'
+    (emtlib.executors), or 'none' (train nothing, show what is done)."""
 
     @property
     def smoke(self) -> bool:
@@ -68,6 +72,15 @@ class Session:
             return SMOKE_RATES
         grid = rate_grid(self.dataset)
         return tuple(grid[::2]) if self.profile == "demo" else tuple(grid)
+
+    def ablation_rates(self) -> tuple[float, ...]:
+        """The missing rates of the ablation notebooks (04-09): the protocol's, except in the demo
+        profile: its ends and middle (MOSI 0.0, 0.5, 1.0), so AUILC still spans the whole range
+        at a third of the runs (docs/profiles.md)."""
+        if self.profile != "demo":
+            return self.rates()
+        grid = rate_grid(self.dataset)
+        return (grid[0], grid[len(grid) // 2], grid[-1])
 
     def seeds(self, setting: str = "incomplete") -> tuple[int, ...]:
         """Training seeds: 3 (incomplete) or 5 (complete setting); the incomplete setting's 3 in
@@ -122,9 +135,17 @@ class Session:
 
         return load_data(self.spec().config())
 
+    def notebook_grid(self, notebook: str, **params) -> list[RunSpec]:
+        """The grid of runs of `notebook` (a key of NOTEBOOK_GRIDS, e.g. '04_ablation_fusion')."""
+        if notebook not in NOTEBOOK_GRIDS:
+            raise ValueError(f"notebook grid {notebook!r}: expected one of {list(NOTEBOOK_GRIDS)}")
+        return NOTEBOOK_GRIDS[notebook](self, **params)
+
     def run(self, specs) -> "tuple[list[dict], object]":
-        """Run (or read back) every spec; returns the records and their seed aggregate."""
-        records = run_grid(specs, self.results_dir, progress=not self.smoke)
+        """Run (or read back) every spec on the session's executor; returns the records and their
+        seed aggregate. Executor 'none' trains nothing: it uses the records there are and names
+        the missing ones (a sweep may be filling the results directory)."""
+        records = run_grid(specs, self.results_dir, progress=not self.smoke, executor=self.executor)
         return records, aggregate(records_frame(records))
 
     def checkpoint_metrics(self, checkpoint: str | None, rates=None):
@@ -146,7 +167,7 @@ class Session:
 
 def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = False,
           profile: str = "paper", device: str = "auto", text_encoder: str | None = None,
-          results_dir: str = "results") -> Session:
+          results_dir: str = "results", executor: str = "local") -> Session:
     """Resolve a notebook's parameters, check the data is there, and print the banner.
 
     Relative `data_root` and `results_dir` are taken from the project root (emtlib.files), so a
@@ -157,7 +178,10 @@ def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = Fals
     get_spec(dataset)  # a clear error for an unknown name
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r}: expected one of {list(PROFILES)}")
-    s = Session(dataset, profile, bool(synthetic), data_root, device, text_encoder, results_dir)
+    if executor not in (*EXECUTORS, "none"):
+        raise ValueError(f"executor {executor!r}: expected one of {[*EXECUTORS, 'none']}")
+    s = Session(dataset, profile, bool(synthetic), data_root, device, text_encoder, results_dir,
+                executor)
     _inline_figures()
     print(banner(s))
     return s
@@ -203,7 +227,9 @@ def banner(s: Session) -> str:
         "records:      " + ("replayed from stored records (cache-only)" if not resolved
                              else "stored ones read back, missing ones trained"),
         f"text encoder: {cfg.model.text_encoder}",  # EMT's; baselines name theirs in their config
-        f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}",
+        f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}"
+        + (f"; ablations (04-09): {', '.join(f'{r:.1f}' for r in s.ablation_rates())}"
+           if s.ablation_rates() != s.rates() else ""),
     ]
     return "\n".join(lines)
 
@@ -257,6 +283,29 @@ def loss_weight_variants(weights: tuple[float, ...]) -> dict[str, tuple[str, ...
     """Figure 10: every (λ1, λ2) in weights², labelled 'l1=<λ1>,l2=<λ2>' as `plots.loss_weight_table` reads."""
     return {f"l1={a},l2={b}": (f"loss.lambda_recon={a}", f"loss.lambda_attr={b}")
             for a in weights for b in weights}
+
+
+LAMBDA_GRID = (0.5, 1.0, 1.5, 2.0)
+"""Figure 10's λ1 and λ2 values (paper 5.2.5)."""
+
+
+def _grid_08(S: "Session", lambda_grid: tuple[float, ...] = LAMBDA_GRID) -> list[RunSpec]:
+    return S.grid(loss_weight_variants(S.loss_weights(lambda_grid)), rates=S.ablation_rates())
+
+
+NOTEBOOK_GRIDS = {
+    "01_complete_setting": lambda S: S.grid(method=compared_methods("complete"), setting="complete"),
+    "02_incomplete_setting": lambda S: S.grid(method=compared_methods("incomplete")),
+    "04_ablation_fusion": lambda S: S.grid(FUSION_VARIANTS, rates=S.ablation_rates()),
+    "05_ablation_sharing": lambda S: S.grid(SHARING_VARIANTS, rates=S.ablation_rates()),
+    "06_ablation_pooling": lambda S: S.grid(POOLING_VARIANTS, rates=S.ablation_rates()),
+    "07_ablation_dlfr": lambda S: (S.grid(DLFR_VARIANTS, rates=S.ablation_rates())
+                                   + S.grid(method="tfr_net", rates=S.ablation_rates())),
+    "08_loss_weights": _grid_08,
+    "09_simsiam": lambda S: S.grid(ATTRACTION_VARIANTS, rates=S.ablation_rates()),
+}
+"""Each notebook's grid of runs, as a function of its session: what the notebook trains and what
+`emtlib sweep --grid <name>` trains for it (notebook 10 trains one checkpointed model itself)."""
 
 
 # --------------------------------------------------------------------------- what the notebooks show

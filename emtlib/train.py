@@ -228,6 +228,7 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         "device": str(device),
         "precision": resolve_precision(tc.precision, device),  # what 'auto' resolved to
         "emtlib_version": __version__,
+        "emtlib_commit": git_commit(),  # the checkout's commit, '-dirty' with local changes
         "torch_version": torch.__version__,
         "data": {"path": portable(data.path) if data.path else None, "sha1": data.sha1,
                  "synthetic": data.synthetic,

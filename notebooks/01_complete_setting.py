@@ -31,18 +31,19 @@ profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+executor = "local"         # where missing runs train: local | processes | ray | slurm | none (read only)
 checkpoint = None          # a trained EMT-DLFR state dict (the authors' trainer or emtlib) to look at
 
 # %%
 from emtlib.notebook import setup
-S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir, executor)
 
 # %%
 from emtlib import paper, plots
 from emtlib.experiments import metric_table
 from emtlib.notebook import compared_methods, seed_means
 METHODS = compared_methods("complete")
-records, agg = S.run(S.grid(method=METHODS, setting="complete"))
+records, agg = S.run(S.notebook_grid("01_complete_setting"))
 table = paper.method_table("complete", S.dataset)
 paper.side_by_side(metric_table(agg, rate=0.0), table, S.dataset).round(3)
 

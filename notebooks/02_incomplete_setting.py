@@ -30,18 +30,19 @@ profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+executor = "local"         # where missing runs train: local | processes | ray | slurm | none (read only)
 checkpoint = None          # a trained EMT-DLFR state dict (the authors' trainer or emtlib) to look at
 
 # %%
 from emtlib.notebook import setup
-S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir, executor)
 
 # %%
 from emtlib import paper, plots
 from emtlib.experiments import auilc_frame, metric_table
 from emtlib.notebook import compared_methods
 METHODS = compared_methods("incomplete")
-records, agg = S.run(S.grid(method=METHODS))
+records, agg = S.run(S.notebook_grid("02_incomplete_setting"))
 metric_table(agg).round(3)
 
 # %%

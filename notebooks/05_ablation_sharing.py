@@ -28,10 +28,11 @@ profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+executor = "local"         # where missing runs train: local | processes | ray | slurm | none (read only)
 
 # %%
 from emtlib.notebook import setup
-S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir, executor)
 
 # %%
 from emtlib import paper, plots
@@ -47,7 +48,7 @@ fig = plots.bar_chart(sharing_params(params), ylabel="inference parameters (M)",
 fig
 
 # %%
-records, agg = S.run(S.grid(SHARING_VARIANTS))
+records, agg = S.run(S.notebook_grid("05_ablation_sharing"))
 table9(params, agg).round(3)
 
 # %%

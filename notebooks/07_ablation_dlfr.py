@@ -29,16 +29,17 @@ profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+executor = "local"         # where missing runs train: local | processes | ray | slurm | none (read only)
 
 # %%
 from emtlib.notebook import setup
-S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir, executor)
 
 # %%
 from emtlib import plots
 from emtlib.notebook import DLFR_VARIANTS
 # TFR-Net's runs are notebook 02's (same configs: trained once, read back here)
-records, agg = S.run(S.grid(DLFR_VARIANTS) + S.grid(method="tfr_net"))
+records, agg = S.run(S.notebook_grid("07_ablation_dlfr"))
 ENTRIES = ["tfr_net", *DLFR_VARIANTS]
 fig = plots.ablation_chart(agg, S.dataset, ENTRIES, kind="bar",
                            name=f"07_dlfr_{S.dataset}", results_dir=S.results_dir)

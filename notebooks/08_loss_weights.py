@@ -28,16 +28,17 @@ profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+executor = "local"         # where missing runs train: local | processes | ray | slurm | none (read only)
 lambda_grid = (0.5, 1.0, 1.5, 2.0)  # the paper's λ values
 
 # %%
 from emtlib.notebook import setup
-S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir, executor)
 
 # %%
 from emtlib import plots
-from emtlib.notebook import figure10_table, loss_weight_variants
-records, agg = S.run(S.grid(loss_weight_variants(S.loss_weights(lambda_grid))))
+from emtlib.notebook import figure10_table
+records, agg = S.run(S.notebook_grid("08_loss_weights", lambda_grid=lambda_grid))
 values = plots.loss_weight_table(agg, S.dataset)
 fig = plots.loss_weight_heatmap(values, name=f"08_loss_weights_{S.dataset}",
                                 results_dir=S.results_dir)

@@ -29,15 +29,16 @@ profile = "paper"          # paper: the protocol | demo: learns on a CPU | smoke
 device = "auto"            # auto | cpu | cuda
 text_encoder = None        # None: the profile's (bert-base / minilm); or a local directory
 results_dir = "results"    # run records and figures (relative paths: from the repository root)
+executor = "local"         # where missing runs train: local | processes | ray | slurm | none (read only)
 
 # %%
 from emtlib.notebook import setup
-S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir)
+S = setup(dataset, data_root, synthetic, profile, device, text_encoder, results_dir, executor)
 
 # %%
 from emtlib import plots
 from emtlib.notebook import ATTRACTION_VARIANTS
-records, agg = S.run(S.grid(ATTRACTION_VARIANTS))
+records, agg = S.run(S.notebook_grid("09_simsiam"))
 fig = plots.ablation_chart(agg, S.dataset, list(ATTRACTION_VARIANTS), kind="bar",
                            name=f"09_simsiam_{S.dataset}", results_dir=S.results_dir)
 fig

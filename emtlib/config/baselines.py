@@ -42,6 +42,9 @@ class _Common(Serializable):
     """Text encoder: a local directory, a cached Hugging Face name, or 'minilm'."""
     faithful_quirks: bool = True
     """Reproduce the released code's bugs (the model module's docstring lists what False changes)."""
+    freeze_text: bool = False
+    """Keep the text encoder frozen in eval mode and encode each distinct token row once per run
+    (the demo profile's CPU budget; the originals fine-tune or freeze as their presets say)."""
 
 
 @dataclass

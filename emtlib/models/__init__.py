@@ -4,13 +4,14 @@ from __future__ import annotations
 import torch.nn as nn
 
 from emtlib.config import ExperimentConfig
+from emtlib.data.schema import get_spec
 
 from .emt import EMT, FusionOutput
 from .emt_dlfr import EMTDLFR, ViewOutput
 from .released import (CheckpointMismatch, export_released_state_dict, load_checkpoint,
                        load_released_checkpoint)
-from .text_encoder import (TextEncoderNotFound, build_text_encoder, resolve_text_encoder,
-                           text_encoder_config)
+from .text_encoder import (FrozenTextEncoder, TextEncoderNotFound, build_text_encoder,
+                           resolve_text_encoder, text_encoder_config)
 
 __all__ = ["build_model", "EMTDLFR", "EMT", "FusionOutput", "ViewOutput", "build_text_encoder",
            "resolve_text_encoder", "text_encoder_config", "TextEncoderNotFound",
@@ -34,9 +35,17 @@ def build_model(config: ExperimentConfig, pretrained_text: bool = False,
     if config.is_baseline:
         from .baselines import build_baseline
 
+        h = config.baseline
+        shared = None
         if text_encoder is None:
-            text_encoder = build_text_encoder(config.baseline.text_encoder, pretrained_text)
-        return build_baseline(config.method, config.baseline, text_encoder)
+            text_encoder = build_text_encoder(h.text_encoder, pretrained_text)
+            shared = f"pretrained:{h.text_encoder}" if pretrained_text else None
+        if h.freeze_text:
+            if getattr(h, "finetune_bert", False):
+                raise ValueError(f"{config.method}: freeze_text and finetune_bert are both set; "
+                                 "set baseline.finetune_bert=false to freeze the text encoder")
+            text_encoder = FrozenTextEncoder(text_encoder, get_spec(h.dataset).text_len, shared)
+        return build_baseline(config.method, h, text_encoder)
     shared = None
     if text_encoder is None:
         text_encoder = build_text_encoder(config.model.text_encoder, pretrained_text)

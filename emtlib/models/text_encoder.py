@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from transformers import BertConfig, BertModel
+from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import logging as hf_logging
 
 # Random-weight architectures known without any file.
@@ -137,3 +138,27 @@ class TextFeatureCache:
             for j, k in enumerate(todo):
                 self.rows[k] = out[j].float().clone()
         return torch.stack([self.rows[k][:L] for k in keys])  # (B, L, H)
+
+
+class FrozenTextEncoder(nn.Module):
+    """A text encoder kept frozen and in eval mode whose outputs come from a `TextFeatureCache`:
+    a drop-in for the call the baselines make, `encoder(input_ids=, attention_mask=,
+    token_type_ids=).last_hidden_state` (their `freeze_text` option, the demo profile's)."""
+
+    def __init__(self, encoder: nn.Module, max_len: int, shared: str | None = None):
+        super().__init__()
+        self.encoder = encoder.requires_grad_(False).eval()
+        self.config = encoder.config
+        self.cache = TextFeatureCache(encoder, max_len, shared)
+
+    def train(self, mode: bool = True) -> "FrozenTextEncoder":
+        super().train(mode)
+        self.encoder.eval()  # frozen means no dropout either: the cached rows are the outputs
+        return self
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> BaseModelOutput:
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        text = torch.stack([input_ids, attention_mask, token_type_ids], dim=1)  # (B, 3, L)
+        return BaseModelOutput(last_hidden_state=self.cache(text))  # (B, L, H)

@@ -100,6 +100,9 @@ class MulT(nn.Module):
     def _project(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
         """(B, C, T) -> (T', B, d); the conv is skipped when C already equals d (as coded)."""
         if x.shape[1] != conv.out_channels:
+            k = conv.kernel_size[0]
+            if x.shape[-1] < k:  # a cropped batch shorter than the kernel: the zero frames that
+                x = F.pad(x, (0, k - x.shape[-1]))  # padding to full length would have given
             x = conv(x)  # (B, d, T - k + 1)
         return x.permute(2, 0, 1)  # (T', B, d)
 
