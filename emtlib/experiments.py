@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import os
 import time
 import warnings
@@ -29,9 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .claims import claim
-from .config import PROFILES, ExperimentConfig, apply_overrides
+from .config import METHODS, PROFILES, ExperimentConfig, apply_overrides
+from .config.experiment import MAX_SEED
+from .data.schema import DATASETS
 from .files import RESULTS_DIR, resolve
-from .metrics import auilc, auilc_official
+from .metrics import METRIC_KEYS, auilc, auilc_official
 
 CACHE_ONLY_ENV = "EMTLIB_CACHE_ONLY"
 """Set to 1 (the test configuration does, for the notebooks nbval replays): runs are read from
@@ -83,6 +87,38 @@ class RunSpec:
     """`section.field=value` assignments applied last (e.g. 'model.fusion=ooll')."""
     variant: str = ""
     """A short label for the run within its figure or table (e.g. 'ooll'); part of the file name."""
+
+    def __post_init__(self):
+        def bad(name: str, expected: str):
+            raise ValueError(f"RunSpec.{name} = {getattr(self, name)!r}: expected {expected}")
+
+        if self.method not in METHODS:
+            bad("method", f"one of {list(METHODS)}")
+        if self.dataset not in DATASETS:
+            bad("dataset", f"one of {sorted(DATASETS)}")
+        rate = self.missing_rate
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
+            bad("missing_rate", "a number in [0, 1]")
+        if self.method == "emt" and rate != 0:
+            bad("missing_rate", "0.0: method 'emt' is the complete setting; for EMT under missing "
+                "data use method 'emt_dlfr' (with overrides loss.lambda_recon=0 and "
+                "loss.lambda_attr=0 for vanilla EMT, the DLFR ablation of notebook 07)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) \
+                or not 0 <= self.seed <= MAX_SEED:
+            bad("seed", f"an int in [0, {MAX_SEED}] (what numpy's and torch's generators accept)")
+        if self.profile not in PROFILES:
+            bad("profile", f"one of {list(PROFILES)}")
+        if not isinstance(self.synthetic, bool):
+            bad("synthetic", "True or False")
+        if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
+            bad("data_root", "a path or None")
+        if isinstance(self.overrides, str) or not all(isinstance(o, str) for o in self.overrides):
+            bad("overrides", "a tuple of 'section.field=value' strings")
+        object.__setattr__(self, "overrides", tuple(self.overrides))
+        object.__setattr__(self, "missing_rate", float(rate))  # numpy scalars: plain numbers
+        object.__setattr__(self, "seed", int(self.seed))
+        if not isinstance(self.variant, str):
+            bad("variant", "a string")
 
     def config(self) -> ExperimentConfig:
         """The full config: profile preset -> data source -> overrides."""
@@ -138,7 +174,8 @@ def record_path(cfg: ExperimentConfig, results_dir: str | os.PathLike) -> Path:
 
 
 def read_record(path: Path, key: str) -> dict | None:
-    """A finished record at `path`, or None (absent, unreadable, or for another config)."""
+    """The finished record at `path`, or None: absent, or not a valid record of this config
+    (`record_problem`), in which case a warning says why and the run is done again."""
     if not path.is_file():
         return None
     try:
@@ -147,9 +184,37 @@ def read_record(path: Path, key: str) -> dict | None:
         warnings.warn(f"{path} is not a complete record ({e}); the run is done again",
                       stacklevel=3)
         return None
-    if record.get("key") != key or "metrics" not in record:
+    problem = record_problem(record, key)
+    if problem is not None:
+        warnings.warn(f"{path} {problem}; the run is done again", stacklevel=3)
         return None
     return record
+
+
+def record_problem(record, key: str) -> str | None:
+    """Why `record` is not a finished record of the config keyed `key`, or None when it is: a
+    mapping with its config, the same key, and every metric of the dataset's set a finite number
+    (or null where the record's `nonfinite` list declares it, e.g. the correlation of a constant
+    prediction)."""
+    if not isinstance(record, dict):
+        return f"holds a JSON {type(record).__name__}, not a record"
+    absent = [k for k in ("config", "metrics", "key") if k not in record]
+    if absent:
+        return f"lacks {', '.join(absent)}"
+    if record["key"] != key:
+        return f"is keyed {record['key']!r}, not {key!r} (a config it was not trained with)"
+    config, metrics = record["config"], record["metrics"]
+    expected = METRIC_KEYS.get(config.get("dataset")) if isinstance(config, dict) else None
+    if expected is None or not isinstance(metrics, dict) or set(metrics) != set(expected):
+        found = sorted(metrics) if isinstance(metrics, dict) else type(metrics).__name__
+        return f"has metrics {found}, expected {list(expected or ())}"
+    declared = set(record.get("nonfinite") or ())
+    bad = [m for m, v in metrics.items()
+           if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+           and not (v is None and f"metrics.{m}" in declared)]
+    if bad:
+        return f"has no finite value for {', '.join(bad)}"
+    return None
 
 
 def run(spec: RunSpec, results_dir: str | os.PathLike = RESULTS_DIR, quiet: bool = True,
@@ -225,7 +290,8 @@ def records_frame(records) -> pd.DataFrame:
         for metric, value in r["metrics"].items():
             rows.append({"dataset": c["dataset"], "method": c["method"],
                          "variant": s.get("variant", ""), "rate": float(c["missing_rate"]),
-                         "seed": int(c["seed"]), "metric": metric, "value": float(value)})
+                         "seed": int(c["seed"]), "metric": metric,
+                         "value": math.nan if value is None else float(value)})
     return pd.DataFrame(rows, columns=["dataset", "method", "variant", "rate", "seed", "metric",
                                        "value"])
 

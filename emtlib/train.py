@@ -43,7 +43,7 @@ from . import __version__
 from .config import ExperimentConfig
 from .data import MMSAData, load_data
 from .data.dataset import make_datasets, make_loader
-from .files import atomic_write, portable
+from .files import atomic_write, git_commit, portable
 from .losses import total_loss
 from .metrics import regression_metrics
 from .models import build_model
@@ -214,6 +214,10 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
                 break
         if best_state is not None:
             model.load_state_dict(best_state)
+        else:  # NaN compares false: no epoch was ever selected
+            warnings.warn(f"the validation {key} was not finite in any of {epoch} epochs: no best "
+                          "checkpoint exists and the run is tested on its last weights "
+                          "(record['valid_never_finite'] is true)", stacklevel=2)
         test_terms, pred, y = evaluate(model, loaders["test"], cfg, device, proc)
     record = {
         "config": cfg.to_dict(),
@@ -221,6 +225,7 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
         "test_loss": test_terms,
         "selection_key": key,
         "best_epoch": best_epoch,
+        "valid_never_finite": best_state is None,
         "epochs": epoch,
         "history": history,
         "wall_time_s": time.perf_counter() - t0,
@@ -239,9 +244,33 @@ def fit(cfg: ExperimentConfig, data: "MMSAData | None" = None, pretrained_text: 
 
 
 def write_record(record: dict, path: str | Path) -> Path:
-    """Write a result record as JSON atomically (emtlib.files.atomic_write)."""
-    text = json.dumps(record, indent=1, allow_nan=True)
+    """Write a result record as strict JSON atomically (emtlib.files.atomic_write): a non-finite
+    number becomes null and its place is listed in the record's `nonfinite` ('metrics.corr')."""
+    clean, nonfinite = strict_json(record)
+    if nonfinite:
+        clean["nonfinite"] = sorted(set(clean.get("nonfinite") or ()) | set(nonfinite))
+    text = json.dumps(clean, indent=1, allow_nan=False)
     return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def strict_json(value, where: str = ""):
+    """`value` with every non-finite float replaced by None, and the dotted places replaced."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, [where]
+    if isinstance(value, dict):
+        out, places = {}, []
+        for k, v in value.items():
+            out[k], p = strict_json(v, f"{where}.{k}" if where else str(k))
+            places += p
+        return out, places
+    if isinstance(value, (list, tuple)):
+        out, places = [], []
+        for i, v in enumerate(value):
+            item, p = strict_json(v, f"{where}.{i}" if where else str(i))
+            out.append(item)
+            places += p
+        return out, places
+    return value, []
 
 
 def _single_sample_tail(n_train: int, batch_size: int) -> bool:

@@ -14,6 +14,7 @@ from emtlib.attention import (PAPER_SAMPLE_ID, checkpoint_path, figure12_data, f
 from emtlib.data.dataset import collate_mmsa
 from emtlib.data.synthetic import vocabulary
 from emtlib.experiments import RunSpec, record_path, run
+from emtlib.metrics import METRIC_KEYS
 
 SPEC = RunSpec(profile="smoke", missing_rate=0.5,
                overrides=("train.max_epochs=1", "data.max_samples_per_split=6"))  # CPU budget
@@ -192,7 +193,8 @@ def test_two_models_and_record_without_checkpoint(tmp_path, test_split, monkeypa
     def fake_fit(cfg, *a, **k):  # an untrained model: only the cache's mechanics are tested here
         calls.append(cfg.method)
         torch.manual_seed(len(calls))
-        return FitResult(record={"config": cfg.to_dict(), "metrics": {"mae": float(len(calls))}},
+        metrics = {**dict.fromkeys(METRIC_KEYS[cfg.dataset], 0.5), "mae": float(len(calls))}
+        return FitResult(record={"config": cfg.to_dict(), "metrics": metrics},
                          model=build_model(cfg, pretrained_text=False))
 
     monkeypatch.setattr(emtlib.train, "fit", fake_fit)

@@ -10,6 +10,7 @@ from emtlib.config import apply_overrides
 from emtlib.experiments import (RunSpec, aggregate, auilc_frame, config_key, metric_table,
                                 record_path, records_frame, run)
 from emtlib.executors import run_grid
+from emtlib.metrics import METRIC_KEYS
 
 
 @pytest.fixture
@@ -24,7 +25,9 @@ def fake_fit(monkeypatch):
     def fit(cfg):
         calls.append(cfg)
         mae = 1.0 + cfg.missing_rate + cfg.seed / 1000
-        return Result({"config": cfg.to_dict(), "metrics": {"mae": mae, "acc7": 0.5 - cfg.missing_rate / 4}})
+        metrics = {**dict.fromkeys(METRIC_KEYS[cfg.dataset], 0.5), "mae": mae,
+                   "acc7": 0.5 - cfg.missing_rate / 4}
+        return Result({"config": cfg.to_dict(), "metrics": metrics})
 
     monkeypatch.setattr(emtlib.train, "fit", fit)
     return calls
@@ -94,7 +97,7 @@ def test_grid_resumes_and_aggregates(tmp_path, fake_fit):
     records = run_grid(specs, tmp_path, progress=False)
     assert len(fake_fit) == 6 and len(records) == 6  # 2 first, then the 4 missing
     frame = records_frame(records)
-    assert len(frame) == 12 and set(frame["metric"]) == {"mae", "acc7"}
+    assert len(frame) == 6 * 8 and set(frame["metric"]) == set(METRIC_KEYS["mosi"])
     agg = aggregate(frame)
     row = agg[(agg.rate == 0.5) & (agg.metric == "mae")].iloc[0]
     assert row["mean"] == pytest.approx(1.502) and row["n"] == 2
@@ -144,4 +147,63 @@ def test_cache_keys_change_only_deliberately(method, dataset, profile, rate):
 def test_records_of_models_whose_projection_became_the_identity_are_not_reused():
     before = "d508848196fa"  # SIMS paper config at rate 0.5: video_out = d_model = 32
     cfg = RunSpec(method="emt_dlfr", dataset="sims", profile="paper", missing_rate=0.5).config()
+    assert config_key(cfg) != before
+
+
+@pytest.mark.parametrize("content, why", [
+    ("[]", "holds a JSON list, not a record"),
+    ('{"config": {"dataset": "mosi"}, "key": "K"}', "lacks metrics"),
+    ('{"config": {"dataset": "mosi"}, "key": "K", "metrics": {}}', r"has metrics \[\], expected"),
+    ('{"config": {"dataset": "mosi"}, "key": "other", "metrics": {}}', "is keyed 'other'"),
+    ('{"config": {"dataset": "mosi"}, "key": "K", "metrics": M}', "no finite value for corr"),
+])
+def test_a_record_that_is_not_one_is_redone_with_a_warning(tmp_path, fake_fit, content, why):
+    spec = RunSpec(seed=4)
+    key, path = config_key(spec.config()), record_path(spec.config(), tmp_path)
+    metrics = {**dict.fromkeys(METRIC_KEYS["mosi"], 0.5), "corr": None}
+    path.parent.mkdir(parents=True)
+    path.write_text(content.replace('"K"', json.dumps(key)).replace("M", json.dumps(metrics)))
+    with pytest.warns(UserWarning, match=why):
+        record = run(spec, tmp_path)
+    assert len(fake_fit) == 1 and record["metrics"]["mae"] == pytest.approx(1.004)
+
+
+def test_records_are_strict_json_with_their_non_finite_values_named(tmp_path, fake_fit):
+    from emtlib.train import write_record
+
+    spec = RunSpec(seed=6)
+    key, path = config_key(spec.config()), record_path(spec.config(), tmp_path)
+    metrics = {**dict.fromkeys(METRIC_KEYS["mosi"], 0.5), "corr": float("nan")}
+    write_record({"config": spec.config().to_dict(), "metrics": metrics, "key": key,
+                  "history": [{"valid": {"loss": float("inf")}}]}, path)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    back = json.loads(text)
+    assert back["metrics"]["corr"] is None
+    assert back["nonfinite"] == ["history.0.valid.loss", "metrics.corr"]
+    assert run(spec, tmp_path)["metrics"]["corr"] is None and not fake_fit  # declared: served
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    # .part files a killed writer left are removed by the next worker that claims the run
+    other = RunSpec(seed=7)
+    stale = record_path(other.config(), tmp_path)
+    stale.parent.mkdir(parents=True)
+    (stale.parent / f".{stale.name}.x1.part").write_text("{")
+    run(other, tmp_path)
+    assert not list(stale.parent.glob("*.part"))
+
+
+def _umask() -> int:
+    import os
+
+    u = os.umask(0)
+    os.umask(u)
+    return u
+
+
+def test_the_synthetic_generators_version_is_part_of_the_key(monkeypatch):
+    import emtlib.data.synthetic as synthetic
+
+    cfg = RunSpec(seed=1).config()
+    before = config_key(cfg)
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + 1)
     assert config_key(cfg) != before

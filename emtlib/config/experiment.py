@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,10 @@ KEY_EVALS = ("loss", "loss_pred_m")
 DATA_SOURCES = ("synthetic", "mmsa")
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed numpy's generator accepts (torch's accepts more)."""
+
+
 def _choice(obj: Any, name: str, choices: tuple) -> None:
     value = getattr(obj, name)
     if value not in choices:
@@ -70,7 +75,8 @@ def _positive(obj: Any, *names: str) -> None:
 def _probability(obj: Any, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
-        if not 0.0 <= float(value) <= 1.0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"{type(obj).__name__}.{name} = {value!r}: expected a value in [0, 1]")
 
 
@@ -321,6 +327,10 @@ class ExperimentConfig(Serializable):
         _choice(self, "method", METHODS)
         _choice(self, "dataset", tuple(DATASETS))
         _probability(self, "missing_rate")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) \
+                or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"ExperimentConfig.seed = {self.seed!r}: expected an int in "
+                             f"[0, {MAX_SEED}] (what numpy's and torch's generators accept)")
         if self.method == "emt" and self.missing_rate != 0:
             raise ValueError(
                 f"method 'emt' is the complete setting (rate 0.0), found missing_rate="
