@@ -178,21 +178,24 @@ def _read_all(specs, results_dir) -> list[dict | None]:
 
 
 def _wait_on_disk(specs, results_dir, bar, alive) -> list[dict | None]:
-    """Poll the records of `specs` until all exist or `alive()` turns False; returns them."""
+    """Poll the records of `specs` until all exist or `alive()` turns False; returns them.
+    Cheap per poll (one stat a pending run): the configs are built once."""
+    located = [_locate(s, results_dir)[1:] for s in specs]  # (key, path)
     out: list[dict | None] = [None] * len(specs)
     while True:
-        for i, s in enumerate(specs):
-            if out[i] is None:
-                _, key, path = _locate(s, results_dir)
+        for i, (key, path) in enumerate(located):
+            if out[i] is None and path.is_file():
                 r = read_record(path, key)
                 if r is not None:
-                    out[i] = _with_spec(r, s)
+                    out[i] = _with_spec(r, specs[i])
                     bar.update(1)
         if all(r is not None for r in out) or not alive():
             return out
-        busy = [s for s in specs if holder(_locate(s, results_dir)[2])]
+        pending = [i for i, r in enumerate(out) if r is None][:8]  # the next few in grid order
+        busy = [i for i in pending if holder(located[i][1])]
         if busy:
-            bar.set_postfix_str(f"{len(busy)} training: {_label(busy[0])}", refresh=True)
+            bar.set_postfix_str(f"training: {'; '.join(_label(specs[i]) for i in busy)}",
+                                refresh=True)
         time.sleep(POLL_S)
 
 
