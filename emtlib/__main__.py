@@ -1,12 +1,14 @@
-"""Command line: `python -m emtlib --help`."""
+"""Command line: `emtlib --help` (or `python -m emtlib --help`)."""
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
 
+from . import __version__
 from .config import METHODS
 from .data.schema import DATASETS
 
@@ -48,19 +50,30 @@ def run_spec(args):
                    overrides=tuple(args.set))
 
 
+class UsageError(ValueError):
+    """A mistake in what was asked for: one message, exit status 2."""
+
+
+USER_ERRORS = (ValueError, OSError, ImportError, pickle.UnpicklingError)
+"""What a user's input can cause (a bad file, parameter, path, missing encoder or extra): shown as
+one message with exit status 2. Anything else is a bug in emtlib and keeps its traceback."""
+DEBUG_ENV = "EMTLIB_DEBUG"
+"""Set to 1 to see the traceback of user errors too (as --debug does)."""
+
+
 def check_output(path: Path, force: bool) -> None:
     """Refuse, before any work, an output path that names a folder, an existing file (unless
     `force`), or a place that cannot be written."""
     if path.is_dir():
-        raise SystemExit(f"--out {path} is a folder: name the record file to write, "
+        raise UsageError(f"--out {path} is a folder: name the record file to write, "
                          f"e.g. {path / 'run.json'}")
     if path.exists() and not force:
-        raise SystemExit(f"--out {path} exists: choose another name, or pass --force to replace it")
+        raise UsageError(f"--out {path} exists: choose another name, or pass --force to replace it")
     parent = path.resolve().parent
     while not parent.exists():
         parent = parent.parent
     if not os.access(parent, os.W_OK):
-        raise SystemExit(f"--out {path}: {parent} cannot be written: choose a writable place")
+        raise UsageError(f"--out {path}: {parent} cannot be written: choose a writable place")
 
 
 def _train(args) -> int:
@@ -130,9 +143,17 @@ def _sweep(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m emtlib",
+        prog="emtlib",
         description="emtlib: EMT-DLFR (Sun et al., IEEE TAC 2023) data, training and tools.")
+    p.add_argument("--version", action="version", version=f"emtlib {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help=f"show the traceback of user errors too (or set {DEBUG_ENV}=1)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=f"show the traceback of user errors too (or set {DEBUG_ENV}=1)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: add_parser(*a, parents=[common], **k)
 
     s = sub.add_parser("synth", help="write the synthetic stand-in of a dataset (MMSA pickle format)")
     s.add_argument("--dataset", required=True, choices=sorted(DATASETS))
@@ -244,8 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a user error prints one line (`emtlib <command>: error: ...`) on stderr and
+    returns 2, its traceback shown only with --debug or EMTLIB_DEBUG=1."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as e:
+        if args.debug or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+            raise
+        print(f"emtlib {args.command}: error: {e}\n(--debug shows the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

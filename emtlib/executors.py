@@ -24,7 +24,7 @@ from pathlib import Path
 from .claims import holder
 from .experiments import (MissingRecordError, RunSpec, _locate, _with_spec, cache_only,
                           missing_message, read_record, run, run_counted)
-from .files import RESULTS_DIR, resolve
+from .files import RESULTS_DIR, resolve, writable_dir
 from .progress import tqdm
 
 EXECUTORS = ("local", "processes", "ray", "slurm")
@@ -112,7 +112,7 @@ def run_grid(specs, results_dir: str | os.PathLike = RESULTS_DIR, progress: bool
         raise ValueError(f"executor {executor!r}: expected one of {[*EXECUTORS, 'none']}")
     opts = options(**kwargs)
     specs = list(specs)
-    results_dir = str(resolve(results_dir))
+    results_dir = str(resolve(results_dir) if cache_only() else writable_dir(results_dir))
     located = [_locate(s, results_dir) for s in specs]
     records = [read_record(path, key) for _, key, path in located]
     missing = [i for i, r in enumerate(records) if r is None]

@@ -64,6 +64,20 @@ def git_commit() -> str | None:
     return f"{sha}-dirty" if dirty else sha
 
 
+def writable_dir(path: str | os.PathLike, what: str = "results directory") -> Path:
+    """`path` resolved, refused before any work when it names a file, or when neither it nor the
+    folders that would be created for it can be written."""
+    p = resolve(path)
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(f"{what} {p} is a file: name a folder (it is created if absent)")
+    q = p
+    while not q.exists():
+        q = q.parent
+    if not os.access(q, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {p}: {q} cannot be written; choose a writable place")
+    return p
+
+
 def data_dir() -> Path:
     """The default data folder, resolved: `<project root>/data`."""
     return resolve(DATA_DIR)

@@ -24,7 +24,7 @@ from .config import BASELINES, PROFILES
 from .data.schema import get_spec
 from .executors import EXECUTORS, run_grid
 from .experiments import RunSpec, aggregate, auilc_frame, records_frame
-from .files import resolve
+from .files import resolve, writable_dir
 from .metrics import rate_grid
 
 SMOKE_RATES = (0.0, 0.5)
@@ -174,7 +174,7 @@ def setup(dataset: str = "mosi", data_root: str = "data", synthetic: bool = Fals
     notebook means the same whatever directory papermill or Jupyter starts its kernel in.
     """
     data_root = None if data_root is None else str(resolve(data_root))
-    results_dir = str(resolve(results_dir))
+    results_dir = str(writable_dir(results_dir))  # refused now, not after training
     get_spec(dataset)  # a clear error for an unknown name
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r}: expected one of {list(PROFILES)}")

@@ -9,9 +9,9 @@
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python (emtlib)
 #     language: python
-#     name: python3
+#     name: emtlib
 # ---
 
 # %% [markdown]

@@ -2,14 +2,17 @@
 # Refresh the stored notebooks: train the records of PROFILE (default demo) that are missing, then
 # re-execute every notebook from the records alone.
 #
-#   1. train   each notebook runs once with `-p synthetic True -p profile PROFILE -p results_dir
-#              results/PROFILE` into a scratch copy: its grid's missing runs are trained and their
-#              records written to results/PROFILE (resumable: an interrupted refresh keeps every
-#              finished record and starts again from there; finished ones are never retrained);
+#   1. train   `emtlib sweep --grid paper` trains every notebook's missing runs into
+#              results/PROFILE on EXECUTOR (default: processes, two local workers; resumable: an
+#              interrupted refresh keeps every finished record and starts again from there);
+#              then each notebook runs once with `-p synthetic True -p profile PROFILE
+#              -p results_dir results/PROFILE` into a scratch copy, which trains what no grid
+#              holds (notebook 10's checkpointed model);
 #   2. replay  each notebook is executed in place with the same parameters and EMTLIB_CACHE_ONLY=1,
 #              so its stored outputs come from the records only (what `pytest --nbval` replays).
 #
-# Usage: [PROFILE=demo|smoke] bash scripts/refresh_notebooks.sh [notebooks/NAME.py ...]
+# Usage: [PROFILE=demo|smoke] [EXECUTOR=processes|local|ray|slurm] [WORKERS=2] \
+#          bash scripts/refresh_notebooks.sh [notebooks/NAME.py ...]
 #        (default: every notebook)
 # Each notebook's source of truth is notebooks/NAME.py (jupytext py:percent); it is synced first.
 set -euo pipefail
@@ -22,6 +25,9 @@ nbs=("$@")
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 total=$SECONDS
+EMTLIB_CACHE_ONLY=0 "$PY" -m emtlib sweep --grid paper --synthetic --profile "$profile" \
+  --results-dir "results/$profile" --executor "${EXECUTOR:-processes}" --workers "${WORKERS:-2}"
+printf 'sweep %d s\n' $((SECONDS - total))
 for nb in "${nbs[@]}"; do
   src=${nb%.*}.py
   nb=${nb%.*}.ipynb

@@ -22,3 +22,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "${uv[@]}" --no-deps -e .
   echo "$want" > "$stamp"
 fi
+# the notebooks' kernel: this environment, registered under the name their metadata gives
+if [ ! -f .venv/share/jupyter/kernels/emtlib/kernel.json ]; then
+  .venv/bin/python -m ipykernel install --sys-prefix --name emtlib \
+    --display-name "Python (emtlib)" >/dev/null
+fi

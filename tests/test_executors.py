@@ -173,3 +173,35 @@ except ImportError as e:
 """
     out = python(code, str(tmp_path)).communicate(timeout=300)[0]
     assert "mae " in out and "executor 'ray' needs Ray: pip install 'emtlib[ray]'" in out, out
+
+
+def test_named_grids_are_the_notebooks_and_paper_counts_shared_runs_once(tmp_path):
+    from emtlib.notebook import NOTEBOOK_GRIDS, Session
+    from emtlib.sweep import named_grid, specs_from_file
+
+    S = Session("mosi", "demo", True, None, "cpu", None, str(tmp_path))
+    fusion = named_grid("04", S)
+    assert len(fusion) == 5 * 3 * 3 and fusion == S.notebook_grid("04_ablation_fusion")
+    assert sorted({s.missing_rate for s in fusion}) == [0.0, 0.5, 1.0]
+    everything = named_grid("paper", S)
+    total = sum(len(NOTEBOOK_GRIDS[n](S)) for n in NOTEBOOK_GRIDS)
+    # the default EMT-DLFR is in 02 and in every ablation; 01's baselines are 02's at rate 0
+    assert len(everything) == 342 < total
+    assert len({(s.method, s.missing_rate, s.seed, s.overrides) for s in everything}) <= 342
+    (tmp_path / "s.yaml").write_text("- {method: tfn, seed: 3, missing_rate: 0.2}\n")
+    assert specs_from_file(tmp_path / "s.yaml") == [RunSpec(method="tfn", seed=3, missing_rate=0.2)]
+    (tmp_path / "bad.json").write_text('[{"method": "tfn", "sead": 3}]')
+    with pytest.raises(ValueError, match=r"entry 0 has unknown field\(s\) \['sead'\]"):
+        specs_from_file(tmp_path / "bad.json")
+
+
+def test_executor_none_names_what_is_missing_and_who_trains_it(tmp_path, capsys):
+    specs = smoke_specs(2)
+    path = record_path(specs[1].config(), tmp_path)
+    with claim(path):
+        records = run_grid(specs, tmp_path, executor="none")
+    assert records == []
+    out = capsys.readouterr().out
+    assert out.startswith("0 of 2 runs done; 2 missing")
+    assert "emt_dlfr rate 0.5 seed 1: not started" in out
+    assert f"emt_dlfr rate 0.5 seed 2: training on " in out and f"pid {os.getpid()}" in out

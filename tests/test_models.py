@@ -441,3 +441,29 @@ def test_frozen_text_encoder_caches_rows_and_matches_the_encoder(tiny_bert_dir):
     loss.backward()
     assert all(p.grad is None for p in model.text_model.parameters())
     assert model.proj_audio.weight.grad is not None
+
+
+def test_frozen_text_encoder_is_the_encoder_frozen_in_eval_mode_and_cached():
+    """The baselines' freeze_text: the same outputs as the encoder in eval mode, no gradient,
+    dropout off whatever the owner's mode, each distinct row encoded once."""
+    from transformers import BertConfig, BertModel
+
+    from emtlib.models.text_encoder import FrozenTextEncoder
+
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=32))
+    frozen = FrozenTextEncoder(bert, max_len=8)
+    ids = torch.randint(5, 100, (3, 6))
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4])
+    frozen.train()  # the owner's train() must not switch dropout on
+    out = frozen(input_ids=ids, attention_mask=mask).last_hidden_state
+    bert.eval()
+    with torch.no_grad():
+        want = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+    for i, n in enumerate(mask.sum(1).tolist()):
+        torch.testing.assert_close(out[i, :n], want[i, :n], atol=1e-5, rtol=1e-5)
+    assert not out.requires_grad and not any(p.requires_grad for p in frozen.parameters())
+    assert len(frozen.cache.rows) == 3
+    frozen(input_ids=ids[:2], attention_mask=mask[:2])
+    assert len(frozen.cache.rows) == 3  # seen rows are not encoded again

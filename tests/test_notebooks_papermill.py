@@ -30,7 +30,7 @@ def test_paper_profile_without_data_fails_with_the_loader_message(tmp_path, monk
         papermill.execute_notebook(str(nb), str(tmp_path / nb.name), cwd=str(nb.parent),
                                    parameters={"dataset": "mosi", "data_root": str(tmp_path),
                                                "results_dir": str(tmp_path / "results")},
-                                   progress_bar=False, kernel_name="python3")
+                                   progress_bar=False, kernel_name="emtlib")
     assert e.value.ename == "FileNotFoundError"
     assert "MOSI/Processed/unaligned_50.pkl" in e.value.evalue and "emtlib synth" in e.value.evalue
 
@@ -70,7 +70,7 @@ def test_every_notebook_trains_end_to_end_into_an_empty_results_dir(nb, fresh_re
     out = papermill.execute_notebook(str(nb), str(tmp_path / nb.name), cwd=str(nb.parent),
                                      parameters={"synthetic": True, "profile": "smoke",
                                                  "results_dir": str(results)},
-                                     progress_bar=False, kernel_name="python3")
+                                     progress_bar=False, kernel_name="emtlib")
     # papermill inserts its injected-parameters cell after ours: the banner is the first stream
     banner = next("".join(o["text"]) for c in out.cells for o in c.get("outputs", [])
                   if o.get("output_type") == "stream" and "profile:" in "".join(o["text"]))

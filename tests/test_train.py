@@ -96,21 +96,26 @@ def test_cli_train_writes_a_record(tmp_path, capsys):
     assert "mae" in capsys.readouterr().out
 
 
-def test_cli_train_real_data_missing_fails_clearly(tmp_path):
+def test_cli_train_real_data_missing_fails_clearly(tmp_path, capsys):
+    args = ["train", "--dataset", "mosi", "--data", str(tmp_path), "--profile", "smoke",
+            "--out", str(tmp_path / "r.json")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("emtlib train: error: no MOSI pickle") and "Traceback" not in err
+    assert "MOSI/Processed/unaligned_50.pkl" in err
     with pytest.raises(FileNotFoundError, match="MOSI/Processed/unaligned_50.pkl"):
-        main(["train", "--dataset", "mosi", "--data", str(tmp_path), "--profile", "smoke",
-              "--out", str(tmp_path / "r.json")])
+        main(args + ["--debug"])  # the traceback on request
 
 
-def test_cli_checks_out_before_training(tmp_path):
+def test_cli_checks_out_before_training(tmp_path, capsys):
     """A record path that cannot be written is refused before a single batch is trained."""
     args = ["train", "--dataset", "mosi", "--synthetic", "--profile", "smoke"]
-    with pytest.raises(SystemExit, match="is a folder"):
-        main(args + ["--out", str(tmp_path)])
+    assert main(args + ["--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
     (tmp_path / "r.json").write_text("{}")
-    with pytest.raises(SystemExit, match="exists: .*--force"):
-        main(args + ["--out", str(tmp_path / "r.json")])
+    assert main(args + ["--out", str(tmp_path / "r.json")]) == 2
+    assert "exists: choose another name, or pass --force" in capsys.readouterr().err
     (tmp_path / "locked").mkdir(mode=0o500)
     if not os.access(tmp_path / "locked", os.W_OK):  # root can write anywhere
-        with pytest.raises(SystemExit, match="cannot be written"):
-            main(args + ["--out", str(tmp_path / "locked" / "r.json")])
+        assert main(args + ["--out", str(tmp_path / "locked" / "r.json")]) == 2
+        assert "cannot be written" in capsys.readouterr().err

@@ -341,7 +341,7 @@ def _validate_split(split, spec: DatasetSpec, where: str) -> dict:
     for k in UNIMODAL_LABEL_KEYS if spec.unimodal_labels else ():
         if out[k].shape != (n,):
             raise MMSAFormatError(f"{where}: '{k}' should have shape ({n},), found {out[k].shape}")
-    _check_text_bert(out["text_bert"], where)
+    _check_text_bert(out["text_bert"], where, spec.vocab_size)
     _check_labels(out["regression_labels"], spec, where)
     return out
 
@@ -363,7 +363,7 @@ def _lengths(values, n: int, T: int, where: str, key: str) -> np.ndarray:
     return arr
 
 
-def _check_text_bert(tb: np.ndarray, where: str) -> None:
+def _check_text_bert(tb: np.ndarray, where: str, vocab_size: int) -> None:
     ids, mask = tb[:, 0], tb[:, 1]
     if not np.isin(mask, (0.0, 1.0)).all():
         raise MMSAFormatError(f"{where}: text_bert row 1 is the attention mask and must be 0/1, "
@@ -380,6 +380,15 @@ def _check_text_bert(tb: np.ndarray, where: str) -> None:
         raise MMSAFormatError(f"{where}: sample {i}'s attention mask is not tokens-then-padding")
     if not np.all(ids == np.round(ids)) or (ids < 0).any():
         raise MMSAFormatError(f"{where}: text_bert row 0 must hold non-negative token ids")
+    if (ids >= vocab_size).any():
+        i = int(np.flatnonzero((ids >= vocab_size).any(axis=1))[0])
+        raise MMSAFormatError(f"{where}: sample {i} holds token id {int(ids[i].max())}, outside the "
+                              f"vocabulary of {vocab_size} word pieces of the dataset's BERT: the "
+                              "file was tokenized with another vocabulary, or is damaged")
+    segments = tb[:, 2]
+    if not np.isin(segments, (0.0, 1.0)).all():
+        raise MMSAFormatError(f"{where}: text_bert row 2 holds segment ids, which must be 0/1, "
+                              f"found values {np.unique(segments)[:5]}")
 
 
 def _check_labels(y: np.ndarray, spec: DatasetSpec, where: str) -> None:

@@ -45,6 +45,10 @@ class DatasetSpec:
     unimodal_labels: bool
     """Whether the file carries `regression_labels_T/A/V` (SIMS only)."""
 
+    vocab_size: int = 30522
+    """Token ids lie below this: the vocabulary of the dataset's BERT (bert-base-uncased, and
+    MiniLM, share the 30,522 English word pieces; bert-base-chinese has 21,128)."""
+
     @property
     def text_feature_dim(self) -> int:
         """Width of the pre-extracted `text` BERT features (bert-base)."""
@@ -74,7 +78,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "sims": DatasetSpec(
         name="sims", file_name="unaligned_39.pkl", folder="SIMS",
-        text_len=39, audio_len=400, audio_dim=33, vision_len=55, vision_dim=709,
+        text_len=39, audio_len=400, audio_dim=33, vision_len=55, vision_dim=709, vocab_size=21128,
         split_sizes=(1368, 456, 457), label_range=(-1.0, 1.0), label_step=0.2,
         class_counts=((742, 207, 419), (248, 69, 139), (248, 69, 140)),
         sha1="a00c73e92f66896403c09dbad63e242d5af756f8",
