@@ -225,10 +225,14 @@ def _processes(specs, results_dir, opts, bar, stats) -> list[dict]:
         p.start()
         procs.append(p)
     try:
-        out = _wait_on_disk(specs, results_dir, bar, lambda: any(p.is_alive() for p in procs))
+        _wait_on_disk(specs, results_dir, bar, lambda: any(p.is_alive() for p in procs))
+    except BaseException:  # interrupted: stop the workers (their claims end with them)
+        for p in procs:
+            p.terminate()
+        raise
     finally:
         for p in procs:
-            p.join(timeout=None if all(r is not None for r in out or []) else 0.1)
+            p.join()
     out = _read_all(specs, results_dir)
     failed = [f"{p.name} exit code {p.exitcode}" for p in procs if p.exitcode]
     _raise_missing(specs, results_dir, out, "; ".join(failed))

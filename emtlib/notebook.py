@@ -33,6 +33,15 @@ profile takes every other rate of it: 0.0, 0.2, ..., 1.0 on MOSI)."""
 PAPER_SEEDS = {"incomplete": (111, 1111, 11111), "complete": (1111, 1112, 1113, 1114, 1115)}
 """Released seeds for the incomplete setting (3 runs); the complete setting's 5 runs use MMSA's
 default seeds, since the paper does not give them (docs/training.md#seeds-and-determinism)."""
+PROFILE_SUMMARY = {
+    "paper": "the released configuration: bert-base fine-tuned, the released widths and budgets",
+    "demo": "a CPU budget (docs/profiles.md): the stand-in at half size, frames pooled by 8; "
+            "EMT-DLFR at d = 32 with 2 layers, the baselines at small widths; MiniLM frozen for "
+            "every method, each text encoded once",
+    "smoke": "plumbing only: 16 samples a split, one epoch; the numbers mean nothing",
+}
+"""What each profile changes, as the banner states it."""
+
 SCALING_VALUES = {"paper": (tuple(range(2, 9)), (25, 50, 100, 200, 400, 800)),
                   "demo": (tuple(range(2, 9)), (25, 50, 100, 200, 400, 800)),
                   "smoke": ((2, 3, 4, 6, 8), (25, 50, 100, 200))}
@@ -220,7 +229,7 @@ def banner(s: Session) -> str:
     lines = [
         f"dataset:      {s.dataset}",
         f"data:         {source}",
-        f"profile:      {s.profile}",
+        f"profile:      {s.profile}: {PROFILE_SUMMARY[s.profile]}",
         f"device:       {s.device}" + (f" -> {device.type}" if resolved else ""),
         f"precision:    {cfg.train.precision}"
         + (f" -> {resolve_precision(cfg.train.precision, device)}" if resolved else ""),

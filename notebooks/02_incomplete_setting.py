@@ -52,8 +52,9 @@ fig
 
 # %% [markdown]
 # AUILC as the paper prints it (accuracies in %, MAE and Corr as fractions), each method
-# above the paper's row. The paper integrates over the full grid of rates; a smoke run covers
-# 0.0-0.5 only, so its AUILCs are about half the size and not comparable with the printed ones.
+# above the paper's row. The paper integrates over the full grid of rates 0.0-1.0 in steps of
+# 0.1; the demo profile over 0.0-1.0 in steps of 0.2 (the same range, so the sizes compare),
+# the smoke profile over 0.0-0.5 only (about half the size: not comparable).
 
 # %%
 au = auilc_frame(agg)

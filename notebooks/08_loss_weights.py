@@ -18,7 +18,7 @@
 # # 08 · Loss weights (paper Figure 10)
 #
 # Sensitivity to λ1 (low-level reconstruction) and λ2 (high-level attraction) in eq. 16, over
-# the paper's grid {0.5, 1.0, 1.5, 2.0}² (the smoke profile uses its corners).
+# the paper's grid {0.5, 1.0, 1.5, 2.0}² (the demo and smoke profiles use its corners).
 
 # %% tags=["parameters"]
 dataset = "mosi"          # mosi | mosei | sims
