@@ -611,16 +611,16 @@ LEARNING_COMMON = ["data.synthetic_scale=0.125", "data.max_samples_per_split=non
                    "train.max_epochs=2", "baseline.freeze_text=true"]
 LEARNING_BUDGETS = {
     "tfn": ["baseline.lr=5e-3", "train.max_epochs=3"],
-    "lmf": ["baseline.lr=2e-3", "baseline.lr_factors=2e-3", "train.max_epochs=5"],
+    "lmf": ["baseline.lr=2e-3", "baseline.lr_factors=2e-3", "train.max_epochs=10"],
     "mult": [],
     # frozen BERT and padded lengths 256 / 200 (the stand-in's clips are at most 249 / 196
     # frames at scales 0.125 and 0.25) instead of 375 / 500: TFR-Net's full-length encoders
     # dominate on CPU
     "tfr_net": ["baseline.update_epochs=1", "baseline.finetune_bert=false", "baseline.batch_size=16",
                 "baseline.audio_len=256", "baseline.vision_len=200"],
-    "misa": ["baseline.update_epochs=1"],
-    "self_mm": ["baseline.update_epochs=1"],
-    "mmim": ["baseline.batch_size=16"],
+    "misa": ["baseline.update_epochs=1", "train.max_epochs=4"],
+    "self_mm": ["baseline.update_epochs=1", "train.max_epochs=6"],
+    "mmim": ["baseline.batch_size=16", "train.max_epochs=4"],
 }
 
 
