@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
+import traceback
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -73,15 +75,25 @@ def options(**kwargs) -> ExecutorOptions:
 
 # ---- one worker's loop ----------------------------------------------------------------------
 
-def work_through(specs, results_dir, on_done=lambda i, r: None) -> int:
+def work_through(specs, results_dir, on_done=lambda i, r: None, keep_going: bool = False) -> int:
     """Train or read back every spec in order, skipping those other workers hold and coming back
-    to them at the end; returns how many runs this process trained."""
+    to them at the end; returns how many runs this process trained. keep_going: a run that
+    raises is reported (traceback on stderr) and left without a record, and the others go on."""
     trained = 0
     pending = list(range(len(specs)))
+    failed = set()
     while pending:
         waiting = []
         for i in pending:
-            record, here = run_counted(specs[i], results_dir, wait=False)
+            try:
+                record, here = run_counted(specs[i], results_dir, wait=False)
+            except Exception:
+                if not keep_going:
+                    raise
+                failed.add(i)
+                print(f"run failed: {_label(specs[i])}\n{traceback.format_exc()}", file=sys.stderr,
+                      flush=True)
+                continue
             if record is None:
                 waiting.append(i)
             else:
@@ -244,7 +256,7 @@ def _process_worker(specs, results_dir, threads: int, env: dict) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    work_through(specs, results_dir)
+    work_through(specs, results_dir, keep_going=True)  # the parent names the runs left undone
 
 
 def _raise_missing(specs, results_dir, out, why: str) -> None:
