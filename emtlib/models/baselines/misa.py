@@ -78,10 +78,18 @@ def cmd(x1: torch.Tensor, x2: torch.Tensor, n_moments: int = 5) -> torch.Tensor:
     """
     m1, m2 = x1.mean(0), x2.mean(0)  # (D,)
     c1, c2 = x1 - m1, x2 - m2  # (B, D)
-    total = (m1 - m2).pow(2).sum().sqrt()
+    total = _norm_of_sum((m1 - m2).pow(2).sum())
     for k in range(2, n_moments + 1):
-        total = total + (c1.pow(k).mean(0) - c2.pow(k).mean(0)).pow(2).sum().sqrt()
+        total = total + _norm_of_sum((c1.pow(k).mean(0) - c2.pow(k).mean(0)).pow(2).sum())
     return total
+
+
+def _norm_of_sum(s: torch.Tensor) -> torch.Tensor:
+    """sqrt(s) for s >= 0, as the original, except that its gradient at s = 0 is 0 instead of
+    inf * 0 = NaN. s is exactly 0 when both inputs have no spread over the batch (every modality
+    missing, rate 1.0: identical rows), where the original's NaN gradient ruins the weights."""
+    positive = s > 0
+    return torch.where(positive, s.clamp_min(torch.finfo(s.dtype).tiny).sqrt(), s * 0)
 
 
 def recon_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
