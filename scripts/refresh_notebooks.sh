@@ -25,8 +25,16 @@ nbs=("$@")
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 total=$SECONDS
-EMTLIB_CACHE_ONLY=0 "$PY" -m emtlib sweep --grid paper --synthetic --profile "$profile" \
-  --results-dir "results/$profile" --executor "${EXECUTOR:-processes}" --workers "${WORKERS:-2}"
+grids=()
+for nb in "${nbs[@]}"; do
+  n=$(basename "$nb" | cut -c1-2)
+  case $n in 01|02|04|05|06|07|08|09) grids+=("$n") ;; esac  # the notebooks with a grid
+done
+[ ${#nbs[@]} -eq 11 ] && grids=(paper)  # every notebook: their union, shared runs once
+for g in "${grids[@]}"; do
+  EMTLIB_CACHE_ONLY=0 "$PY" -m emtlib sweep --grid "$g" --synthetic --profile "$profile" \
+    --results-dir "results/$profile" --executor "${EXECUTOR:-processes}" --workers "${WORKERS:-2}"
+done
 printf 'sweep %d s\n' $((SECONDS - total))
 # every training pass before any replay: a pass may rewrite a record another notebook reads
 # (notebook 10 retrains a run the ablations hold, to keep its weights)
