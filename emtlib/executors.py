@@ -337,10 +337,9 @@ def _slurm_task(spec: RunSpec, results_dir: str, threads: int, retries: int) -> 
     import torch
 
     torch.set_num_threads(threads)
-    for attempt in range(retries + 1):
+    for _ in range(retries):
         try:
             return run(spec, results_dir)
         except Exception:
-            if attempt == retries:
-                raise
-    raise AssertionError("unreachable")
+            pass  # tried again below; the last attempt's error propagates
+    return run(spec, results_dir)
