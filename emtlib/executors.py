@@ -49,7 +49,7 @@ class ExecutorOptions:
     address: str | None = None
     """ray: a cluster address ('auto', 'ray://host:10001'); None starts a local Ray instance."""
     max_retries: int = 2
-    """ray / slurm: times a run whose worker died is started again."""
+    """ray / slurm: times a run whose worker died (Slurm: or raised) is started again."""
     slurm_partition: str | None = None
     """slurm: the partition to submit to (None: the cluster's default)."""
     timeout_min: int = 24 * 60
@@ -315,31 +315,33 @@ def _slurm(specs, results_dir, opts, bar, stats) -> list[dict]:
     if opts.slurm_partition:
         params["slurm_partition"] = opts.slurm_partition
     ex.update_parameters(**params)
-    threads = [max(1, int(opts.cpus_per_run or 1))] * len(specs)
-    jobs = ex.map_array(_slurm_task, specs, [results_dir] * len(specs), threads,
-                        [opts.max_retries] * len(specs))
-    index = {job.job_id: i for i, job in enumerate(jobs)}
+    threads = max(1, int(opts.cpus_per_run or 1))
     out: list[dict | None] = [None] * len(specs)
-    errors = []
-    for job in submitit.helpers.as_completed(jobs, poll_frequency=POLL_S):
-        i = index[job.job_id]
-        try:
-            out[i] = job.result()
-            bar.update(1)
-        except Exception as e:
-            errors.append(f"{_label(specs[i])}: {type(e).__name__}: {str(e).splitlines()[0]}")
+    todo, errors = list(range(len(specs))), []
+    for _ in range(1 + opts.max_retries):
+        # one array job of what is not done; an element that raised or died (killed, preempted,
+        # out of memory) is submitted again in the next array, up to max_retries times
+        jobs = ex.map_array(_slurm_task, [specs[i] for i in todo], [results_dir] * len(todo),
+                            [threads] * len(todo))
+        index = {job.job_id: i for job, i in zip(jobs, todo)}
+        errors = []
+        for job in submitit.helpers.as_completed(jobs, poll_frequency=POLL_S):
+            i = index[job.job_id]
+            try:
+                out[i] = job.result()
+                bar.update(1)
+            except Exception as e:
+                errors.append(f"{_label(specs[i])}: {type(e).__name__}: {str(e).splitlines()[0]}")
+        todo = [i for i in todo if out[i] is None]
+        if not todo:
+            break
     _raise_missing(specs, results_dir, out, "; ".join(errors[:3]))
     return out
 
 
-def _slurm_task(spec: RunSpec, results_dir: str, threads: int, retries: int) -> dict:
-    """One array element: the run, started again up to `retries` times after an error."""
+def _slurm_task(spec: RunSpec, results_dir: str, threads: int) -> dict:
+    """One array element: the run (a failed element is submitted again by `_slurm`)."""
     import torch
 
     torch.set_num_threads(threads)
-    for _ in range(retries):
-        try:
-            return run(spec, results_dir)
-        except Exception:
-            pass  # tried again below; the last attempt's error propagates
     return run(spec, results_dir)

@@ -3,6 +3,7 @@ trained exactly once whatever mix of workers shares a results directory, the sam
 every engine, a dead worker's run taken over."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -94,6 +95,31 @@ def local_records(tmp_path_factory):
     return run_grid(smoke_specs(4), tmp_path_factory.mktemp("local"), progress=False)
 
 
+@contextlib.contextmanager
+def killing_the_worker_of(spec: RunSpec, results_dir: Path):
+    """SIGKILL the process training `spec` as soon as its claim names it (once); yields the list
+    of killed pids."""
+    claim_file = record_path(spec.config(), results_dir).with_suffix(".json.claim")
+    killed: list[int] = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set() and not killed:
+            h = holder(claim_file.with_suffix("")) if claim_file.exists() else None
+            if h and h.get("pid"):
+                os.kill(h["pid"], signal.SIGKILL)
+                killed.append(h["pid"])
+            time.sleep(0.05)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        yield killed
+    finally:
+        done.set()
+        t.join()
+
+
 def test_processes_executor_writes_the_local_records(tmp_path, local_records):
     records = run_grid(smoke_specs(4), tmp_path, progress=False, executor="processes", workers=2,
                        cpus_per_run=1)
@@ -108,36 +134,30 @@ def test_ray_runs_a_grid_to_the_local_records_and_retries_a_killed_worker(tmp_pa
         records = run_grid(smoke_specs(4), tmp_path / "a", progress=False, executor="ray",
                            cpus_per_run=1)
         assert [comparable(r) for r in records] == [comparable(r) for r in local_records]
-        # kill the worker training the first run as soon as its claim names it
         specs = smoke_specs(2)
-        claim_file = record_path(specs[0].config(), tmp_path / "b").with_suffix(".json.claim")
-        killed = []
-
-        def kill_first_worker():
-            deadline = time.time() + 120
-            while time.time() < deadline and not killed:
-                h = holder(claim_file.with_suffix("")) if claim_file.exists() else None
-                if h and h.get("pid"):
-                    os.kill(h["pid"], signal.SIGKILL)
-                    killed.append(h["pid"])
-                time.sleep(0.05)
-
-        t = threading.Thread(target=kill_first_worker)
-        t.start()
-        records = run_grid(specs, tmp_path / "b", progress=False, executor="ray", cpus_per_run=1,
-                           max_retries=2)
-        t.join()
+        with killing_the_worker_of(specs[0], tmp_path / "b") as killed:
+            records = run_grid(specs, tmp_path / "b", progress=False, executor="ray",
+                               cpus_per_run=1, max_retries=2)
         assert killed, "no worker was seen training"
         assert [comparable(r) for r in records] == [comparable(r) for r in local_records[:2]]
     finally:
         ray.shutdown()
 
 
-def test_submitit_local_executor_writes_the_local_records(tmp_path, local_records):
+def test_submitit_local_executor_writes_the_local_records_and_resubmits_a_killed_task(
+        tmp_path, local_records):
     pytest.importorskip("submitit")
-    records = run_grid(smoke_specs(2), tmp_path, progress=False, executor="slurm",
+    records = run_grid(smoke_specs(2), tmp_path / "a", progress=False, executor="slurm",
                        cluster="local", cpus_per_run=1)
     assert [comparable(r) for r in records] == [comparable(r) for r in local_records[:2]]
+    specs = smoke_specs(2)
+    with killing_the_worker_of(specs[0], tmp_path / "b") as killed:
+        records = run_grid(specs, tmp_path / "b", progress=False, executor="slurm",
+                           cluster="local", cpus_per_run=1, max_retries=1)
+    assert killed, "no array element was seen training"
+    assert [comparable(r) for r in records] == [comparable(r) for r in local_records[:2]]
+    jobs = [d for d in (tmp_path / "b" / ".submitit").iterdir() if d.name != "%j"]
+    assert len(jobs) == 3  # a folder per task: the 2 elements and the killed one's resubmission
 
 
 def test_two_sweeps_on_one_directory_train_each_run_once(tmp_path):
