@@ -147,16 +147,13 @@ def test_ray_runs_a_grid_to_the_local_records_and_retries_a_killed_worker(tmp_pa
 def test_submitit_local_executor_writes_the_local_records_and_resubmits_a_killed_task(
         tmp_path, local_records):
     pytest.importorskip("submitit")
-    records = run_grid(smoke_specs(2), tmp_path / "a", progress=False, executor="slurm",
-                       cluster="local", cpus_per_run=1)
-    assert [comparable(r) for r in records] == [comparable(r) for r in local_records[:2]]
     specs = smoke_specs(2)
-    with killing_the_worker_of(specs[0], tmp_path / "b") as killed:
-        records = run_grid(specs, tmp_path / "b", progress=False, executor="slurm",
-                           cluster="local", cpus_per_run=1, max_retries=1)
+    with killing_the_worker_of(specs[0], tmp_path) as killed:
+        records = run_grid(specs, tmp_path, progress=False, executor="slurm", cluster="local",
+                           cpus_per_run=1, max_retries=1)
     assert killed, "no array element was seen training"
     assert [comparable(r) for r in records] == [comparable(r) for r in local_records[:2]]
-    jobs = [d for d in (tmp_path / "b" / ".submitit").iterdir() if d.name != "%j"]
+    jobs = [d for d in (tmp_path / ".submitit").iterdir() if d.name != "%j"]
     assert len(jobs) == 3  # a folder per task: the 2 elements and the killed one's resubmission
 
 
