@@ -1,7 +1,7 @@
 """Training step time, epoch time and peak memory of emtlib, next to the authors' released code.
 
 For each mode and each emtlib setting (precision / attention kernel / length bucketing / text
-activation checkpointing), one fresh process builds EMT-DLFR in the MOSI paper configuration
+activation checkpointing / text packing), one fresh process builds EMT-DLFR in the MOSI paper configuration
 with a random-weight bert-base (`transformers.BertModel(BertConfig())`, nothing is downloaded),
 and times training steps on the SAME batches for every setting: forward of both views
 (complete and incomplete, missing rate 0.5), all losses, backward, Adam step, host-to-device
@@ -40,7 +40,8 @@ Settings (--settings): '+'-joined tokens, applied with `emtlib.config.apply_over
 fp32 | bf16 | auto (train.precision: bf16 autocast around the forward pass, losses in float32;
 auto = bf16 where the device computes it natively), explicit | fused (model.attention), bucket
 (train.bucket_by_length=true: the batches come from the length-bucketing loader), ckpt
-(model.text_checkpointing=true). The released side always runs as released (fp32, its own
+(model.text_checkpointing=true), pack (model.text_packing=true: BERT on the valid tokens only,
+packed; the paper profile's default; without it the text is padded as released). The released side always runs as released (fp32, its own
 attention).
 
     python benchmarks/step_time.py --released /path/to/EMT-DLFR              # GPU: the full story
@@ -80,7 +81,8 @@ MISSING_RATE = 0.5
 MODES = ("bert", "fixed", "padded")
 MODE_TITLES = {"bert": "with BERT", "fixed": "without BERT (fixed text features)",
                "padded": "with BERT, every sample at the full padded length (50 / 375 / 500)"}
-DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused", "bf16+fused", "bf16+fused+bucket")
+DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack", "bf16+fused", "bf16+fused+pack",
+                    "bf16+fused+bucket")
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("fused", "explicit")
 
@@ -96,6 +98,7 @@ class Setting:
     attention: str | None = None  # None: emtlib's default
     bucket: bool = False
     checkpointing: bool = False
+    packing: bool = False
 
     @classmethod
     def parse(cls, text: str) -> "Setting":
@@ -109,16 +112,19 @@ class Setting:
                 kw["bucket"] = True
             elif tok in ("ckpt", "checkpointing"):
                 kw["checkpointing"] = True
+            elif tok in ("pack", "packing"):
+                kw["packing"] = True
             else:
                 raise argparse.ArgumentTypeError(
                     f"setting {text!r}: unknown token {tok!r}; tokens are {'|'.join(PRECISIONS)}, "
-                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt (joined with '+', e.g. bf16+fused+bucket)")
+                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack (joined with '+', e.g. bf16+fused+pack)")
         return cls(name=text, **kw)
 
     def overrides(self) -> list[str]:
         """The setting as emtlib config overrides."""
         out = [f"train.precision={self.precision}", f"train.bucket_by_length={str(self.bucket).lower()}",
-               f"model.text_checkpointing={str(self.checkpointing).lower()}"]
+               f"model.text_checkpointing={str(self.checkpointing).lower()}",
+               f"model.text_packing={str(self.packing).lower()}"]
         if self.attention is not None:
             out.append(f"model.attention={self.attention}")
         return out
@@ -280,8 +286,10 @@ def measure_emtlib(job: dict) -> Measurement:
 
     device = _setup(job)
     overrides = job["overrides"] + ["train.quiet=true"]
-    if job["mode"] == "fixed":  # no text encoder to checkpoint
-        overrides = [o for o in overrides if not o.startswith("model.text_checkpointing")]
+    if job["mode"] == "fixed":  # no text encoder to checkpoint or pack
+        overrides = [o for o in overrides if not o.startswith(("model.text_checkpointing",
+                                                               "model.text_packing"))]
+        overrides.append("model.text_packing=false")
     cfg = emtlib_config(overrides)
     data = torch.load(job["batches"], weights_only=False)
     text_encoder = None

@@ -62,6 +62,9 @@ def cache_only() -> bool:
 
 # Fields that change how a run is shown, not what it computes: left out of the cache key.
 _KEY_EXCLUDED = {("train", "quiet"), ("train", "num_workers")}
+_KEY_OMITTED_AT_DEFAULT = {("model", "text_packing"): False}
+"""Fields added after records were made: left out of the key while at their default (what those
+records computed), so the records keep their keys."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,9 @@ def config_key(cfg: ExperimentConfig) -> str:
     d = cfg.to_dict()
     for section, name in _KEY_EXCLUDED:
         d.get(section, {}).pop(name, None)
+    for (section, name), default in _KEY_OMITTED_AT_DEFAULT.items():
+        if (d.get(section) or {}).get(name, not default) == default:
+            d[section].pop(name)
     if cfg.data.source == "mmsa":
         d["_data_file"] = _file_fingerprint(cfg)
     else:  # another generator version gives another stand-in: its records are not reused

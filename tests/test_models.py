@@ -378,6 +378,64 @@ def test_text_checkpointing_changes_nothing_but_memory(tiny_bert_dir):
         torch.testing.assert_close(b, a)
 
 
+@pytest.mark.parametrize("impl", ["sdpa", "eager"])
+def test_packed_text_forward_equals_the_padded_call(impl):
+    from transformers import BertConfig, BertModel
+
+    from emtlib.models.text_encoder import packed_text_forward
+
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64)
+    config._attn_implementation = impl
+    bert = BertModel(config).eval()
+    lengths = torch.tensor([12, 3, 5, 7, 2, 12, 4, 9, 6])  # first fit: 12 | 12 | 9+3 | 7+5 | 6+4+2
+    valid = torch.arange(12)[None] < lengths[:, None]  # (B, L)
+    ids = torch.randint(1, 1000, valid.shape) * valid
+    seg = torch.randint(0, 2, valid.shape) * valid
+    text = torch.stack([ids, valid.long(), seg], 1)  # (B, 3, L)
+    padded = bert(input_ids=ids, attention_mask=valid.long(), token_type_ids=seg).last_hidden_state
+    packed = packed_text_forward(bert, text)
+    torch.testing.assert_close(packed[valid], padded[valid])
+    assert (packed[~valid] == 0).all()
+    probe = torch.randn(32)  # a loss that depends on every valid output
+    # the pooler is unused; softmax ignores the key bias, whose gradient is 0 up to rounding
+    params = [p for n, p in bert.named_parameters() if "pooler" not in n and "key.bias" not in n]
+    g_padded = torch.autograd.grad((padded[valid] @ probe).pow(2).sum(), params)
+    g_packed = torch.autograd.grad((packed[valid] @ probe).pow(2).sum(), params)
+    for a, b in zip(g_padded, g_packed):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-4 * float(a.abs().max()))
+    config._attn_implementation = "flash_attention_2"
+    with pytest.raises(ValueError, match="text_packing needs .* 'sdpa' or 'eager'"):
+        packed_text_forward(bert, text)
+
+
+def test_text_packing_computes_the_same_function(tiny_bert_dir):
+    """model.text_packing: BERT on the packed valid tokens gives the padded call's predictions,
+    losses and gradients (BERT without dropout so both draw the same random numbers)."""
+    batch = make_batch()
+    assert len(set(TEXT_TOKENS)) > 1  # lengths vary: rows are packed together
+    results = []
+    for packing in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_config(tiny_bert_dir, text_packing=packing)
+        model = build_model(cfg).train()
+        model.text_model.eval()
+        torch.manual_seed(1)
+        out = model(batch)
+        loss, terms = total_loss(out, batch, cfg.loss)
+        loss.backward()
+        results.append((out["pred_m"], terms, [p.grad for p in model.parameters()
+                                               if p.grad is not None]))
+    (pred0, terms0, grads0), (pred1, terms1, grads1) = results
+    torch.testing.assert_close(pred1, pred0)
+    assert terms1.keys() == terms0.keys() and all(
+        abs(terms1[k] - terms0[k]) <= 1e-5 * (1 + abs(terms0[k])) for k in terms0)
+    assert len(grads0) == len(grads1) > 0
+    for a, b in zip(grads0, grads1):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+
+
 def test_bf16_autocast_forward_with_float32_losses(tiny_bert_dir):
     from emtlib.runtime import autocast, to_float
 

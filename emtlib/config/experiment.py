@@ -136,6 +136,10 @@ class ModelConfig(Serializable):
     counting always run the explicit path."""
     text_checkpointing: bool = False
     """Activation checkpointing of the text encoder: less memory, one more text forward pass."""
+    text_packing: bool = False
+    """Run the fine-tuned text encoder on the batch's valid tokens packed into as few rows as
+    hold them (models.text_encoder.packed_text_forward): the same function at a fraction of the
+    work when text lengths vary; dropout draws its masks over the packed layout."""
     freeze_text: bool = False
     """Freeze the text encoder (no fine-tuning, no dropout) and encode each distinct token row once
     per run (models.text_encoder.TextFeatureCache); the paper fine-tunes it."""

@@ -34,7 +34,7 @@ from emtlib.config import LossConfig, ModelConfig, TrainConfig
 
 from .emt import EMT
 from .layers import AuViSubNet, length_to_mask
-from .text_encoder import TextFeatureCache, text_encoder_config
+from .text_encoder import TextFeatureCache, packed_text_forward, text_encoder_config
 
 ATTRACTION_KEYS = ("gmc", "text", "audio", "video")
 
@@ -141,6 +141,8 @@ class EMTDLFR(nn.Module):
         # text (B, 3, L): ids, attention mask, segment ids
         if self.text_cache is not None:
             return self.text_cache(text)  # (B, L, H_t)
+        if self.cfg.text_packing:
+            return packed_text_forward(self.text_model, text)  # (B, L, H_t), 0 at padding
         out = self.text_model(input_ids=text[:, 0], attention_mask=text[:, 1],
                               token_type_ids=text[:, 2])
         return out.last_hidden_state  # (B, L, H_t)

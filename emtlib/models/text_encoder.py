@@ -91,6 +91,55 @@ def build_text_encoder(name: str, pretrained: bool) -> BertModel:
     return BertModel(text_encoder_config(name))
 
 
+def packed_text_forward(encoder: BertModel, text: torch.Tensor) -> torch.Tensor:
+    """`encoder(...).last_hidden_state` of a padded batch, computed without its padding.
+
+    The rows' valid tokens are packed, first-fit by decreasing length, into as few rows of the
+    batch's length L as hold them; each token attends only to the tokens of its own row of origin
+    (a block-diagonal mask) and keeps its own position and segment ids, so every valid position
+    gets the function it gets padded (docs/model.md#text-packing) at a fraction of the work when
+    lengths vary (MOSI batches: about a third of the padded tokens are words). Padded positions of
+    the result are 0: EMT masks them everywhere (local sequences, reconstruction targets). Dropout
+    inside the encoder draws its masks over the packed tokens, so in training mode the random
+    stream differs from the padded call's; the distribution does not.
+    """
+    # text (B, 3, L): ids, attention mask (a prefix of ones), segment ids
+    impl = encoder.config._attn_implementation
+    if impl not in ("sdpa", "eager"):  # the two whose 4-D masks are known to mean what we build
+        raise ValueError(f"model.text_packing needs the text encoder's attention implementation "
+                         f"'sdpa' or 'eager', found {impl!r}; set model.text_packing=false")
+    B, _, L = text.shape
+    lengths = text[:, 1].sum(1).tolist()
+    fill: list[int] = []  # tokens used per packed row
+    slot = [0] * B  # start of row i's tokens in the flat packed layout (packed row * L + offset)
+    for i in sorted(range(B), key=lambda i: -lengths[i]):
+        r = next((r for r, used in enumerate(fill) if used + lengths[i] <= L), len(fill))
+        if r == len(fill):
+            fill.append(0)
+        slot[i], fill[r] = r * L + fill[r], fill[r] + lengths[i]
+    R = len(fill)
+    dev = text.device
+    src = torch.cat([i * L + torch.arange(n, device=dev) for i, n in enumerate(lengths)])  # (N,)
+    dst = torch.cat([s + torch.arange(n, device=dev) for s, n in zip(slot, lengths)])  # (N,)
+    ids, pos, seg = (torch.zeros(R * L, dtype=text.dtype, device=dev) for _ in range(3))
+    ids[dst] = text[:, 0].reshape(-1)[src]
+    seg[dst] = text[:, 2].reshape(-1)[src]
+    pos[dst] = src % L
+    block = torch.arange(B, B + R * L, device=dev)  # a free slot is a block of its own
+    block[dst] = src // L  # a token's block is its row of origin
+    block = block.view(R, L)
+    allowed = (block[:, :, None] == block[:, None, :])[:, None]  # (R, 1, L, L)
+    if impl == "eager":  # eager adds the mask to the scores
+        allowed = torch.zeros(allowed.shape, device=dev).masked_fill(~allowed,
+                                                                     torch.finfo(torch.float32).min)
+    hidden = encoder(input_ids=ids.view(R, L), attention_mask=allowed,
+                     token_type_ids=seg.view(R, L), position_ids=pos.view(R, L)).last_hidden_state
+    H = hidden.shape[-1]
+    out = hidden.new_zeros(B * L, H)
+    out[src] = hidden.reshape(R * L, H)[dst]
+    return out.view(B, L, H)  # (B, L, H)
+
+
 _SHARED_ROWS: dict[tuple, dict[bytes, torch.Tensor]] = {}
 """(encoder name, max_len) -> encoded rows, shared by the runs of one process (TextFeatureCache)."""
 
