@@ -83,15 +83,6 @@ class Session:
         grid = rate_grid(self.dataset)
         return tuple(grid[::2]) if self.profile == "demo" else tuple(grid)
 
-    def ablation_rates(self) -> tuple[float, ...]:
-        """The missing rates of the ablation notebooks (04-09): the protocol's, except in the demo
-        profile: the complete data and the middle of the grid (MOSI 0.0 and 0.5), a third of the
-        runs of notebook 02's rates; their AUILC then covers 0.0-0.5 (docs/profiles.md)."""
-        if self.profile != "demo":
-            return self.rates()
-        grid = rate_grid(self.dataset)
-        return (grid[0], grid[len(grid) // 2])
-
     def seeds(self, setting: str = "incomplete") -> tuple[int, ...]:
         """Training seeds: 3 (incomplete) or 5 (complete setting); the incomplete setting's 3 in
         both settings in the demo profile; one in the smoke profile."""
@@ -237,9 +228,7 @@ def banner(s: Session) -> str:
         "records:      " + ("replayed from stored records (cache-only)" if not resolved
                              else "stored ones read back, missing ones trained"),
         f"text encoder: {cfg.model.text_encoder}",  # EMT's; baselines name theirs in their config
-        f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}"
-        + (f"; ablations (04-09): {', '.join(f'{r:.1f}' for r in s.ablation_rates())}"
-           if s.ablation_rates() != s.rates() else ""),
+        f"rates:        {', '.join(f'{r:.1f}' for r in s.rates())}; seeds {s.seeds()}",
     ]
     return "\n".join(lines)
 
@@ -300,19 +289,19 @@ LAMBDA_GRID = (0.5, 1.0, 1.5, 2.0)
 
 
 def _grid_08(S: "Session", lambda_grid: tuple[float, ...] = LAMBDA_GRID) -> list[RunSpec]:
-    return S.grid(loss_weight_variants(S.loss_weights(lambda_grid)), rates=S.ablation_rates())
+    return S.grid(loss_weight_variants(S.loss_weights(lambda_grid)))
 
 
 NOTEBOOK_GRIDS = {
     "01_complete_setting": lambda S: S.grid(method=compared_methods("complete"), setting="complete"),
     "02_incomplete_setting": lambda S: S.grid(method=compared_methods("incomplete")),
-    "04_ablation_fusion": lambda S: S.grid(FUSION_VARIANTS, rates=S.ablation_rates()),
-    "05_ablation_sharing": lambda S: S.grid(SHARING_VARIANTS, rates=S.ablation_rates()),
-    "06_ablation_pooling": lambda S: S.grid(POOLING_VARIANTS, rates=S.ablation_rates()),
-    "07_ablation_dlfr": lambda S: (S.grid(DLFR_VARIANTS, rates=S.ablation_rates())
-                                   + S.grid(method="tfr_net", rates=S.ablation_rates())),
+    "04_ablation_fusion": lambda S: S.grid(FUSION_VARIANTS),
+    "05_ablation_sharing": lambda S: S.grid(SHARING_VARIANTS),
+    "06_ablation_pooling": lambda S: S.grid(POOLING_VARIANTS),
+    "07_ablation_dlfr": lambda S: (S.grid(DLFR_VARIANTS)
+                                   + S.grid(method="tfr_net")),
     "08_loss_weights": _grid_08,
-    "09_simsiam": lambda S: S.grid(ATTRACTION_VARIANTS, rates=S.ablation_rates()),
+    "09_simsiam": lambda S: S.grid(ATTRACTION_VARIANTS),
 }
 """Each notebook's grid of runs, as a function of its session: what the notebook trains and what
 `emtlib sweep --grid <name>` trains for it (notebook 10 trains one checkpointed model itself)."""

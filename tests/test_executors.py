@@ -198,12 +198,12 @@ def test_named_grids_are_the_notebooks_and_paper_counts_shared_runs_once(tmp_pat
 
     S = Session("mosi", "demo", True, None, "cpu", None, str(tmp_path))
     fusion = named_grid("04", S)
-    assert len(fusion) == 5 * 2 * 3 and fusion == S.notebook_grid("04_ablation_fusion")
-    assert sorted({s.missing_rate for s in fusion}) == [0.0, 0.5]
+    assert len(fusion) == 5 * 6 * 3 and fusion == S.notebook_grid("04_ablation_fusion")
+    assert sorted({s.missing_rate for s in fusion}) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     everything = named_grid("paper", S)
     total = sum(len(NOTEBOOK_GRIDS[n](S)) for n in NOTEBOOK_GRIDS)
     # the default EMT-DLFR is in 02 and in every ablation; 01's baselines are 02's at rate 0
-    assert len(everything) == 279 < total
+    assert len(everything) == 525 < total
     (tmp_path / "s.yaml").write_text("- {method: tfn, seed: 3, missing_rate: 0.2}\n")
     assert specs_from_file(tmp_path / "s.yaml") == [RunSpec(method="tfn", seed=3, missing_rate=0.2)]
     (tmp_path / "bad.json").write_text('[{"method": "tfn", "sead": 3}]')
