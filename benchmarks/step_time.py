@@ -1,8 +1,8 @@
 """Training step time, epoch time and peak memory of emtlib, next to the authors' released code.
 
 For each mode and each emtlib setting (precision / attention kernel / length bucketing / text
-activation checkpointing / text packing), one fresh process builds EMT-DLFR in the MOSI paper configuration
-with a random-weight bert-base (`transformers.BertModel(BertConfig())`, nothing is downloaded),
+activation checkpointing / text packing), one fresh process builds EMT-DLFR in the MOSI paper
+configuration with a random-weight bert-base (`transformers.BertModel(BertConfig())`, nothing is downloaded),
 and times training steps on the SAME batches for every setting: forward of both views
 (complete and incomplete, missing rate 0.5), all losses, backward, Adam step, host-to-device
 copy included. With `--released PATH` (a checkout of github.com/sunlicai/EMT-DLFR; the project
@@ -41,8 +41,8 @@ fp32 | bf16 | auto (train.precision: bf16 autocast around the forward pass, loss
 auto = bf16 where the device computes it natively), explicit | fused (model.attention), bucket
 (train.bucket_by_length=true: the batches come from the length-bucketing loader), ckpt
 (model.text_checkpointing=true), pack (model.text_packing=true: BERT on the valid tokens only,
-packed; the paper profile's default; without it the text is padded as released). The released side always runs as released (fp32, its own
-attention).
+packed; the paper profile's default; without it the text is padded as released). The released
+side always runs as released (fp32, its own attention).
 
     python benchmarks/step_time.py --released /path/to/EMT-DLFR              # GPU: the full story
     python benchmarks/step_time.py --device cpu --batch-size 4 --steps 1 --rounds 1 \\
@@ -286,10 +286,8 @@ def measure_emtlib(job: dict) -> Measurement:
 
     device = _setup(job)
     overrides = job["overrides"] + ["train.quiet=true"]
-    if job["mode"] == "fixed":  # no text encoder to checkpoint or pack
-        overrides = [o for o in overrides if not o.startswith(("model.text_checkpointing",
-                                                               "model.text_packing"))]
-        overrides.append("model.text_packing=false")
+    if job["mode"] == "fixed":  # no text encoder to checkpoint or pack (the last override wins)
+        overrides += ["model.text_checkpointing=false", "model.text_packing=false"]
     cfg = emtlib_config(overrides)
     data = torch.load(job["batches"], weights_only=False)
     text_encoder = None

@@ -147,8 +147,8 @@ def config_key(cfg: ExperimentConfig) -> str:
     for section, name in _KEY_EXCLUDED:
         d.get(section, {}).pop(name, None)
     for (section, name), default in _KEY_OMITTED_AT_DEFAULT.items():
-        if (d.get(section) or {}).get(name, not default) == default:
-            d[section].pop(name)
+        if d.get(section) and d[section].get(name) == default:
+            del d[section][name]
     if cfg.data.source == "mmsa":
         d["_data_file"] = _file_fingerprint(cfg)
     else:  # another generator version gives another stand-in: its records are not reused

@@ -298,8 +298,7 @@ NOTEBOOK_GRIDS = {
     "04_ablation_fusion": lambda S: S.grid(FUSION_VARIANTS),
     "05_ablation_sharing": lambda S: S.grid(SHARING_VARIANTS),
     "06_ablation_pooling": lambda S: S.grid(POOLING_VARIANTS),
-    "07_ablation_dlfr": lambda S: (S.grid(DLFR_VARIANTS)
-                                   + S.grid(method="tfr_net")),
+    "07_ablation_dlfr": lambda S: S.grid(DLFR_VARIANTS) + S.grid(method="tfr_net"),
     "08_loss_weights": _grid_08,
     "09_simsiam": lambda S: S.grid(ATTRACTION_VARIANTS),
 }
