@@ -41,7 +41,9 @@ fp32 | bf16 | auto (train.precision: bf16 autocast around the forward pass, loss
 auto = bf16 where the device computes it natively), explicit | fused (model.attention), bucket
 (train.bucket_by_length=true: the batches come from the length-bucketing loader), ckpt
 (model.text_checkpointing=true), pack (model.text_packing=true: BERT on the valid tokens only,
-packed; the paper profile's default; without it the text is padded as released). The released
+packed; the paper profile's default; without it the text is padded as released), lstm
+(model.lstm_kernel=fused: the audio / vision LSTMs over the padded batch in one fused call; the
+paper profile's default; without it they run on packed sequences as released). The released
 side always runs as released (fp32, its own attention).
 
     python benchmarks/step_time.py --released /path/to/EMT-DLFR              # GPU: the full story
@@ -81,8 +83,8 @@ MISSING_RATE = 0.5
 MODES = ("bert", "fixed", "padded")
 MODE_TITLES = {"bert": "with BERT", "fixed": "without BERT (fixed text features)",
                "padded": "with BERT, every sample at the full padded length (50 / 375 / 500)"}
-DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack", "bf16+fused", "bf16+fused+pack",
-                    "bf16+fused+bucket")
+DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack+lstm", "bf16+fused+pack+lstm",
+                    "bf16+fused+pack+lstm+ckpt", "bf16+fused+lstm+bucket")
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("fused", "explicit")
 
@@ -99,6 +101,7 @@ class Setting:
     bucket: bool = False
     checkpointing: bool = False
     packing: bool = False
+    fused_lstm: bool = False
 
     @classmethod
     def parse(cls, text: str) -> "Setting":
@@ -114,17 +117,20 @@ class Setting:
                 kw["checkpointing"] = True
             elif tok in ("pack", "packing"):
                 kw["packing"] = True
+            elif tok == "lstm":
+                kw["fused_lstm"] = True
             else:
                 raise argparse.ArgumentTypeError(
                     f"setting {text!r}: unknown token {tok!r}; tokens are {'|'.join(PRECISIONS)}, "
-                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack (joined with '+', e.g. bf16+fused+pack)")
+                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack, lstm (joined with '+', e.g. bf16+fused+pack+lstm)")
         return cls(name=text, **kw)
 
     def overrides(self) -> list[str]:
         """The setting as emtlib config overrides."""
         out = [f"train.precision={self.precision}", f"train.bucket_by_length={str(self.bucket).lower()}",
                f"model.text_checkpointing={str(self.checkpointing).lower()}",
-               f"model.text_packing={str(self.packing).lower()}"]
+               f"model.text_packing={str(self.packing).lower()}",
+               f"model.lstm_kernel={'fused' if self.fused_lstm else 'packed'}"]
         if self.attention is not None:
             out.append(f"model.attention={self.attention}")
         return out

@@ -378,6 +378,58 @@ def test_text_checkpointing_changes_nothing_but_memory(tiny_bert_dir):
         torch.testing.assert_close(b, a)
 
 
+def test_fused_lstm_reads_the_packed_lstm_at_each_length():
+    """AuViSubNet 'fused' (the padded batch in one LSTM call, read at each length) gives the
+    packed run's final states, sequences (zero past each length) and gradients: two layers, lengths
+    from 1 to T, random values in the padding."""
+    from emtlib.models.layers import AuViSubNet
+
+    g = torch.Generator().manual_seed(0)
+    B, T, D = 5, 9, 3
+    lengths = torch.tensor([9, 1, 4, 7, 2])
+    x = torch.randn(B, T, D, generator=g)  # the padding holds random values too
+    probe_h, probe_s = torch.randn(4, generator=g), torch.randn(4, generator=g)
+    results = {}
+    for kernel in ("packed", "fused"):
+        torch.manual_seed(0)
+        net = AuViSubNet(D, 6, 4, num_layers=2, kernel=kernel)
+        h, seq = net(x, lengths)  # (B, 4), (B, T, 4)
+        loss = (h @ probe_h).pow(2).sum() + (seq @ probe_s).pow(2).sum()
+        grads = torch.autograd.grad(loss, list(net.parameters()))
+        results[kernel] = (h, seq, grads)
+    (h0, s0, g0), (h1, s1, g1) = results["packed"], results["fused"]
+    assert s1.shape == s0.shape == (B, T, 4)
+    torch.testing.assert_close(h1, h0)
+    torch.testing.assert_close(s1, s0)  # past each length: linear_1 of 0, its bias, in both
+    for a, b in zip(g0, g1):
+        torch.testing.assert_close(b, a)
+    with pytest.raises(ValueError, match="LSTM kernel 'cudnn'"):
+        AuViSubNet(D, 6, 4, kernel="cudnn")
+
+
+def test_fused_lstm_kernel_computes_the_same_function(tiny_bert_dir):
+    """model.lstm_kernel: predictions, losses and gradients of EMT-DLFR agree (same init, same
+    dropout draws: the LSTMs have one layer and draw nothing)."""
+    batch = make_batch()
+    results = []
+    for kernel in ("packed", "fused"):
+        torch.manual_seed(0)
+        cfg = tiny_config(tiny_bert_dir, lstm_kernel=kernel)
+        model = build_model(cfg).train()
+        torch.manual_seed(1)
+        out = model(batch)
+        loss, terms = total_loss(out, batch, cfg.loss)
+        loss.backward()
+        results.append((out["pred_m"], terms, [p.grad for p in model.parameters()]))
+    (pred0, terms0, grads0), (pred1, terms1, grads1) = results
+    torch.testing.assert_close(pred1, pred0)
+    assert all(abs(terms1[k] - terms0[k]) <= 1e-5 * (1 + abs(terms0[k])) for k in terms0)
+    for a, b in zip(grads0, grads1):
+        assert (a is None) == (b is None)
+        if a is not None:  # up to rounding (BERT's key bias has a gradient of 0 up to rounding)
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("impl", ["sdpa", "eager"])
 def test_packed_text_forward_equals_the_padded_call(impl):
     from transformers import BertConfig, BertModel

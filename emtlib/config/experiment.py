@@ -44,6 +44,7 @@ EMT_METHODS = ("emt_dlfr", "emt")
 METHODS = EMT_METHODS + BASELINES
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTION_KERNELS = ("fused", "explicit")
+LSTM_KERNELS = ("packed", "fused")
 BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "precision", "bucket_by_length", "num_workers",
                          "quiet")
 """The TrainConfig fields a baseline run reads; the rest is EMT's optimisation (see module doc)."""
@@ -134,6 +135,10 @@ class ModelConfig(Serializable):
     """Attention kernel: 'fused' (scaled_dot_product_attention) or 'explicit' (matmuls, as
     released); the same function (docs/model.md#attention-kernels). Attention capture and MAC
     counting always run the explicit path."""
+    lstm_kernel: str = "packed"
+    """Audio / vision LSTM kernel: 'packed' (a packed sequence, as released; step by step on a
+    CPU) or 'fused' (the padded batch in one oneDNN / cuDNN call, read at each sample's length);
+    the same function (docs/model.md#lstm-kernels)."""
     text_checkpointing: bool = False
     """Activation checkpointing of the text encoder: less memory, one more text forward pass."""
     text_packing: bool = False
@@ -176,6 +181,7 @@ class ModelConfig(Serializable):
         _choice(self, "pooling", POOLINGS)
         _choice(self, "attn_act_fn", ATTN_ACTS)
         _choice(self, "attention", ATTENTION_KERNELS)
+        _choice(self, "lstm_kernel", LSTM_KERNELS)
         _positive(self, "text_len", "audio_dim", "audio_len", "vision_dim", "vision_len",
                   "a_lstm_hidden", "a_lstm_layers", "audio_out", "v_lstm_hidden", "v_lstm_layers",
                   "video_out", "d_model", "fusion_layers", "heads", "ff_expansion", "max_seq_len",

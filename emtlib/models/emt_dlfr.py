@@ -105,9 +105,9 @@ class EMTDLFR(nn.Module):
         t_dim = text_encoder.config.hidden_size  # 768 for bert-base, 384 for MiniLM
         self.text_dim = t_dim
         self.audio_model = AuViSubNet(cfg.audio_dim, cfg.a_lstm_hidden, cfg.audio_out,
-                                      cfg.a_lstm_layers, cfg.a_lstm_dropout)
+                                      cfg.a_lstm_layers, cfg.a_lstm_dropout, cfg.lstm_kernel)
         self.video_model = AuViSubNet(cfg.vision_dim, cfg.v_lstm_hidden, cfg.video_out,
-                                      cfg.v_lstm_layers, cfg.v_lstm_dropout)
+                                      cfg.v_lstm_layers, cfg.v_lstm_dropout, cfg.lstm_kernel)
         # one projection per modality, shared by sequence and utterance vector; the identity where
         # the width is already d, e.g. SIMS video: video_out = d_model = 32 (docs/model.md#projections)
         self.proj_text = projection(t_dim, d)

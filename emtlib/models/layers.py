@@ -18,6 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..config.experiment import LSTM_KERNELS
+
 
 def _clones(module: nn.Module, n: int, share: bool) -> nn.ModuleList:
     """n references to the SAME module when `share`, else n deep copies (identical init;
@@ -244,25 +246,38 @@ def make_pool(kind: str, n: int, k: int, act: str = "tanh") -> nn.Module:
 
 
 class AuViSubNet(nn.Module):
-    """Audio/vision encoder (docs/model.md#audio-and-vision-subnets): packed LSTM;
+    """Audio/vision encoder (docs/model.md#audio-and-vision-subnets): LSTM over the valid frames;
     h_n -> dropout -> linear_1; sequence -> linear_1.
 
-    `linear_1` is an Identity when hidden == out (MOSEI, SIMS). The sequence is unpacked to the
-    longest length in the batch; its padded rows are masked downstream.
+    `linear_1` is an Identity when hidden == out (MOSEI, SIMS). The sequence has the longest
+    length in the batch, zero (before linear_1) past each sample's length; its padded rows are
+    masked downstream. `kernel` (docs/model.md#lstm-kernels): 'packed' runs the LSTM on a packed
+    sequence, as released; 'fused' runs it once over the padded batch (one oneDNN / cuDNN call)
+    and reads each sample's outputs and final state at its own length. The LSTM is causal, so
+    both compute the same function.
     """
 
-    def __init__(self, in_size: int, hidden: int, out: int, num_layers: int = 1, dropout: float = 0.0):
+    def __init__(self, in_size: int, hidden: int, out: int, num_layers: int = 1,
+                 dropout: float = 0.0, kernel: str = "packed"):
         super().__init__()
+        if kernel not in LSTM_KERNELS:
+            raise ValueError(f"LSTM kernel {kernel!r}: expected one of {LSTM_KERNELS}")
         self.rnn = nn.LSTM(in_size, hidden, num_layers=num_layers, batch_first=True,
                            dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.linear_1 = nn.Linear(hidden, out) if hidden != out else nn.Identity()
+        self.kernel = kernel
 
     def forward(self, x, lengths):
-        # x (B, T, D); lengths (B,) >= 1
-        packed = pack_padded_sequence(x, lengths.detach().cpu().long(), batch_first=True,
-                                      enforce_sorted=False)
-        out, (h_n, _) = self.rnn(packed)
-        h = self.linear_1(self.dropout(h_n[-1]))  # (B, out)
-        seq, _ = pad_packed_sequence(out, batch_first=True)  # (B, max(lengths), hidden)
-        return h, self.linear_1(seq)  # (B, out), (B, T_batch, out)
+        # x (B, T, D) with T = max(lengths); lengths (B,) >= 1
+        if self.kernel == "fused":
+            out, _ = self.rnn(x)  # (B, T, hidden); step t sees frames <= t only
+            last = out[torch.arange(x.shape[0], device=x.device), lengths.long() - 1]  # (B, hidden) = h_n[-1]
+            seq = out.masked_fill(~length_to_mask(lengths, x.shape[1])[..., None], 0.0)  # (B, T, hidden)
+        else:
+            packed = pack_padded_sequence(x, lengths.detach().cpu().long(), batch_first=True,
+                                          enforce_sorted=False)
+            out, (h_n, _) = self.rnn(packed)
+            last = h_n[-1]  # (B, hidden): the top layer's state at each sample's length
+            seq, _ = pad_packed_sequence(out, batch_first=True)  # (B, max(lengths), hidden)
+        return self.linear_1(self.dropout(last)), self.linear_1(seq)  # (B, out), (B, T, out)
