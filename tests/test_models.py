@@ -528,6 +528,77 @@ def test_cpu_attention_dropout_drops_with_probability_p_and_keeps_the_mean():
     assert (draws[:, 0, ..., -4:] == 0).all()
 
 
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9])
+def test_keep_mask_keeps_each_entry_independently_with_probability_one_minus_p(p):
+    from emtlib.models.layers import keep_mask
+
+    torch.manual_seed(0)
+    keep, keep_prob = keep_mask((40, 30, 1001), p)  # 1,201,200 entries: 300,300 words of 4 draws
+    assert keep.dtype == torch.bool and keep.shape == (40, 30, 1001)
+    assert keep_prob == 1 - round(p * 65536) / 65536 and abs(keep_prob - (1 - p)) <= 2 ** -17
+    flat = keep.flatten().float()
+    sd = (keep_prob * (1 - keep_prob) / flat.numel()) ** 0.5
+    assert abs(flat.mean().item() - keep_prob) < 5 * sd
+    by_word = flat.view(-1, 4)  # each of the four draws of a word keeps with that probability
+    for i in range(4):
+        assert abs(by_word[:, i].mean().item() - keep_prob) < 5 * sd * 2
+    # the draws of one word, and neighbouring words, are uncorrelated
+    for a, b in ((by_word[:, 0], by_word[:, 1]), (by_word[:, 2], by_word[:, 3]),
+                 (by_word[:, 1], by_word[:, 3]), (by_word[:-1, 3], by_word[1:, 0])):
+        assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 5 / by_word.shape[0] ** 0.5
+    assert keep_mask((7,), 0.0)[0].all()
+
+
+def test_dropped_attention_gradients_are_those_of_the_composition():
+    """_DroppedAttention, which recomputes the dropped probabilities in backward, against autograd
+    through softmax -> * keep * scale -> @ v with the same mask (float64 gradcheck too)."""
+    from emtlib.models.layers import _DroppedAttention
+
+    g = torch.Generator().manual_seed(0)
+    dots = torch.randn(2, 3, 5, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(2, 3, 7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    keep = torch.rand(2, 3, 5, 7, generator=g) > 0.3
+    assert torch.autograd.gradcheck(lambda d, w: _DroppedAttention.apply(d, w, keep, 1 / 0.7),
+                                    (dots, v))
+    out = _DroppedAttention.apply(dots, v, keep, 1 / 0.7)
+    ref = (dots.softmax(-1) * keep / 0.7) @ v
+    torch.testing.assert_close(out, ref)
+    probe = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((out * probe).sum(), (dots, v)),
+                    torch.autograd.grad((ref * probe).sum(), (dots, v))):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_feed_forward_recomputing_its_product_gives_autograds_numbers_bit_for_bit(bf16):
+    """FeedForward keeps only w_in's output for backward (_GEGLUOut); its output and every
+    gradient equal, bit for bit, those of autograd through w_out(a * gelu(b)), in float32 and under
+    bf16 autocast (a run's numbers do not change)."""
+    import torch.nn.functional as F
+
+    from emtlib.models.layers import FeedForward
+
+    torch.manual_seed(0)
+    ff = FeedForward(32, 4, dropout=0.0)
+    x = torch.randn(4, 37, 32, requires_grad=True)
+    probe = torch.randn(4, 37, 32)
+    results = []
+    for composed in (True, False):
+        ff.zero_grad()
+        x.grad = None
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            if composed:
+                a, b = ff.w_in(x).chunk(2, dim=-1)
+                out = ff.w_out(a * F.gelu(b))
+            else:
+                out = ff(x)
+        out.backward(probe.to(out.dtype))
+        results.append([out.detach(), x.grad] + [p.grad for p in ff.parameters()])
+    assert results[1][0].dtype == (torch.bfloat16 if bf16 else torch.float32)
+    for expected, got in zip(*results):
+        assert torch.equal(got, expected)
+
+
 def test_frozen_text_encoder_caches_rows_and_matches_the_encoder(tiny_bert_dir):
     """Features from the cache equal the frozen encoder's on the cropped batch; each distinct row
     is encoded once; nothing of the encoder trains."""

@@ -120,20 +120,61 @@ class Attention(nn.Module):
 
 
 def _attention_with_dropout_cpu(q, k, v, mask, scale: float, p: float) -> torch.Tensor:
-    """Attention with dropout on the probabilities, for CPU training.
+    """Attention with dropout on the probabilities, for CPU training (docs/model.md#attention-kernels).
 
     The fused CPU kernel of scaled_dot_product_attention has no dropout; with dropout it falls back
-    to its math path, which draws the dropout mask with `bernoulli_` (about 2.5x slower than
-    `rand` here) and checks every row for being fully masked. This path draws the mask from
-    `torch.rand` (in float32, so the keep probability is exactly 1 - p) and fills masked keys
-    additively, as `Attention._fused` prepared them; the function is the same.
+    to its math path, which draws the dropout mask with `bernoulli_` and keeps three (B, h, Tq, Tk)
+    tensors for backward. Here the mask comes from `keep_mask` (four 16-bit draws per 64-bit
+    random word) and `_DroppedAttention` keeps two: the probabilities and the mask.
     """
     dots = (q @ k.transpose(-1, -2)).mul_(scale)  # (B, h, Tq, Tk)
     if mask is not None:
         dots = dots.add_(mask)  # (B, 1, 1, Tk) broadcast
-    attn = dots.softmax(dim=-1)
-    keep = torch.rand(attn.shape, device=attn.device) >= p  # (B, h, Tq, Tk) bool, P(keep) = 1 - p
-    return (attn * keep).mul_(1.0 / (1.0 - p)) @ v  # (B, h, Tq, dh)
+    keep, keep_prob = keep_mask(dots.shape, p, dots.device)
+    return _DroppedAttention.apply(dots, v, keep, 1.0 / keep_prob if keep_prob > 0 else 0.0)
+
+
+def keep_mask(shape, p: float, device=None) -> tuple[torch.Tensor, float]:
+    """A dropout keep mask of `shape` and its keep probability: each entry kept independently
+    with probability 1 - t / 65536, t = round(p * 65536) (within 2**-17 of 1 - p).
+
+    Each 64-bit random word (`random_` over the full int64 range) gives four 16-bit draws, so the
+    generator runs once per four entries instead of once per entry as for `torch.rand`.
+    """
+    n = math.prod(shape)
+    t = round(p * 65536)
+    words = torch.empty(-(-n // 4), dtype=torch.int64, device=device).random_(-2 ** 63, None)
+    draws = words.view(torch.int16)[:n]  # (n,) u - 32768 for u uniform in [0, 65536)
+    return (draws >= t - 32768).view(shape), 1.0 - t / 65536
+
+
+def _scaled_keep(keep: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
+    """The mask as `dtype` holding 0 and `scale`. Through uint8: a bool tensor converts, and
+    multiplies other dtypes, several times slower on a CPU (element by element)."""
+    return keep.view(torch.uint8).to(dtype).mul_(scale)
+
+
+class _DroppedAttention(torch.autograd.Function):
+    """(softmax(dots) * keep * scale) @ v. Backward recomputes the dropped probabilities from the
+    probabilities and the mask rather than keeping them (autograd would keep all three)."""
+
+    @staticmethod
+    def forward(ctx, dots, v, keep, scale: float):
+        # dots (B, h, Tq, Tk); v (B, h, Tk, dh); keep (B, h, Tq, Tk) bool
+        attn = dots.softmax(dim=-1)  # (B, h, Tq, Tk)
+        ctx.save_for_backward(attn, keep, v)
+        ctx.scale = scale
+        return (attn * _scaled_keep(keep, scale, attn.dtype)) @ v  # (B, h, Tq, dh)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        attn, keep, v = ctx.saved_tensors
+        g = grad_out.to(v.dtype)  # (B, h, Tq, dh)
+        k = _scaled_keep(keep, ctx.scale, attn.dtype)  # (B, h, Tq, Tk)
+        grad_v = (g.transpose(-1, -2) @ (attn * k)).transpose(-1, -2)  # (B, h, Tk, dh)
+        grad_attn = (g @ v.transpose(-1, -2)).mul_(k)  # (B, h, Tq, Tk)
+        grad_dots = torch._softmax_backward_data(grad_attn, attn, -1, attn.dtype)
+        return grad_dots, grad_v, None, None
 
 
 @contextmanager
@@ -163,8 +204,38 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
-        a, b = self.w_in(x).chunk(2, dim=-1)  # (B, T, mult*d) each
-        return self.dropout(self.w_out(a * F.gelu(b)))
+        h = self.w_in(x)  # (B, T, 2*mult*d) = [a | b]
+        return self.dropout(_GEGLUOut.apply(h, self.w_out.weight, self.w_out.bias))  # (B, T, d)
+
+
+class _GEGLUOut(torch.autograd.Function):
+    """w_out(a * gelu(b)) for [a | b] = h, keeping only h for backward: a * gelu(b) is recomputed
+    there, where autograd would keep gelu(b) and the product as well. Gradients are autograd's op
+    for op (the Linear on a 3-d input is `addmm` on its rows; under autocast its weight and bias
+    are cast to the input's dtype and their gradients cast back)."""
+
+    @staticmethod
+    def forward(ctx, h, weight, bias):
+        a, b = h.chunk(2, dim=-1)  # (B, T, m) each
+        out = F.linear(a * F.gelu(b), weight, bias)  # (B, T, d); autocast applies here
+        ctx.save_for_backward(h, weight, bias)
+        ctx.dtype = out.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        h, weight, bias = ctx.saved_tensors
+        a, b = h.chunk(2, dim=-1)
+        gelu_b = F.gelu(b)
+        p = (a * gelu_b).to(ctx.dtype)  # (B, T, m) as w_out saw it
+        g = grad_out.to(ctx.dtype).reshape(-1, grad_out.shape[-1])  # (N, d)
+        w = weight.to(ctx.dtype)  # (d, m)
+        grad_p = g.mm(w).view(p.shape).to(h.dtype)  # (B, T, m)
+        grad_w = g.t().mm(p.reshape(-1, p.shape[-1])).to(weight.dtype)  # (d, m)
+        grad_bias = g.sum(0).to(bias.dtype)  # (d,)
+        grad_a = grad_p * gelu_b
+        grad_b = torch.ops.aten.gelu_backward(grad_p * a, b)
+        return torch.cat([grad_a, grad_b], dim=-1), grad_w, grad_bias  # (B, T, 2m), (d, m), (d,)
 
 
 class CrossSelfTransformer(nn.Module):
