@@ -8,7 +8,8 @@
 #    configuration, random-weight bert-base, batch 32, full lengths 50 / 375 / 500, both views,
 #    all DLFR losses, backward, Adam step; 1 warm-up + 5 timed steps): parameters, fusion MACs,
 #    step time, epoch time (step x 41) and peak CUDA memory (max_memory_allocated), once in fp32
-#    with explicit attention (today's numerics) and once in bf16 with the fused attention kernel.
+#    with explicit attention and packed LSTMs (the released numerics) and once in bf16 with the
+#    fused attention kernel and fused LSTMs.
 # 2. One training run on the full-size synthetic MOSI stand-in (paper profile, missing rate 0.5,
 #    random-weight bert-base written to a temporary folder, EPOCHS epochs, default 2): the
 #    measured seconds of every training epoch, the run's wall time and its peak CUDA memory.
@@ -64,6 +65,10 @@ if has_field model attention; then
     bf16_set=(--set model.attention=fused)
 else
     bf16_title="bf16 (model.attention not in this emtlib: its explicit attention)"
+fi
+if has_field model lstm_kernel; then  # packed LSTMs as released; fused in the bf16 row
+    fp32_set+=(--set model.lstm_kernel=packed)
+    bf16_set+=(--set model.lstm_kernel=fused)
 fi
 TABLE8=(benchmarks/table8_fusion.py --device cuda --batch-size 32 --steps 5 --fusions oagl ooll oall)
 stage 70 "Table 8, fp32 + explicit attention" "$PY" "${TABLE8[@]}" ${fp32_set[@]+"${fp32_set[@]}"}
