@@ -551,21 +551,28 @@ def test_keep_mask_keeps_each_entry_independently_with_probability_one_minus_p(p
 
 def test_dropped_attention_gradients_are_those_of_the_composition():
     """_DroppedAttention, which recomputes the dropped probabilities in backward, against autograd
-    through softmax -> * keep * scale -> @ v with the same mask (float64 gradcheck too)."""
+    through q k^T * scale + mask -> softmax -> * keep * keep_scale -> @ v with the same mask
+    (float64, gradcheck too)."""
     from emtlib.models.layers import _DroppedAttention
 
     g = torch.Generator().manual_seed(0)
-    dots = torch.randn(2, 3, 5, 7, generator=g, dtype=torch.float64, requires_grad=True)
-    v = torch.randn(2, 3, 7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    q = torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    k, v = (torch.randn(2, 3, 7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+            for _ in range(2))
+    mask = torch.zeros(2, 1, 1, 7, dtype=torch.float64)
+    mask[1, ..., -2:] = -1e30  # two padded keys in sample 1
     keep = torch.rand(2, 3, 5, 7, generator=g) > 0.3
-    assert torch.autograd.gradcheck(lambda d, w: _DroppedAttention.apply(d, w, keep, 1 / 0.7),
-                                    (dots, v))
-    out = _DroppedAttention.apply(dots, v, keep, 1 / 0.7)
-    ref = (dots.softmax(-1) * keep / 0.7) @ v
+
+    def dropped(q, k, v):
+        return _DroppedAttention.apply(q, k, v, mask, keep, 0.5, 1 / 0.7)
+
+    assert torch.autograd.gradcheck(dropped, (q, k, v))
+    out = dropped(q, k, v)
+    ref = ((q @ k.transpose(-1, -2) * 0.5 + mask).softmax(-1) * keep / 0.7) @ v
     torch.testing.assert_close(out, ref)
     probe = torch.randn(out.shape, generator=g, dtype=torch.float64)
-    for a, b in zip(torch.autograd.grad((out * probe).sum(), (dots, v)),
-                    torch.autograd.grad((ref * probe).sum(), (dots, v))):
+    for a, b in zip(torch.autograd.grad((out * probe).sum(), (q, k, v)),
+                    torch.autograd.grad((ref * probe).sum(), (q, k, v))):
         torch.testing.assert_close(a, b)
 
 

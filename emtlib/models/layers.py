@@ -127,11 +127,8 @@ def _attention_with_dropout_cpu(q, k, v, mask, scale: float, p: float) -> torch.
     tensors for backward. Here the mask comes from `keep_mask` (four 16-bit draws per 64-bit
     random word) and `_DroppedAttention` keeps two: the probabilities and the mask.
     """
-    dots = (q @ k.transpose(-1, -2)).mul_(scale)  # (B, h, Tq, Tk)
-    if mask is not None:
-        dots = dots.add_(mask)  # (B, 1, 1, Tk) broadcast
-    keep, keep_prob = keep_mask(dots.shape, p, dots.device)
-    return _DroppedAttention.apply(dots, v, keep, 1.0 / keep_prob if keep_prob > 0 else 0.0)
+    keep, keep_prob = keep_mask((*q.shape[:-1], k.shape[-2]), p, q.device)  # (B, h, Tq, Tk)
+    return _DroppedAttention.apply(q, k, v, mask, keep, scale, 1.0 / keep_prob if keep_prob > 0 else 0.0)
 
 
 def keep_mask(shape, p: float, device=None) -> tuple[torch.Tensor, float]:
@@ -155,26 +152,36 @@ def _scaled_keep(keep: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.
 
 
 class _DroppedAttention(torch.autograd.Function):
-    """(softmax(dots) * keep * scale) @ v. Backward recomputes the dropped probabilities from the
-    probabilities and the mask rather than keeping them (autograd would keep all three)."""
+    """dropout(softmax(q k^T * scale + mask)) @ v, with the dropout given as a keep mask and its
+    scale. For backward it keeps q, k, v, the probabilities and the mask; the dropped probabilities
+    are recomputed there (autograd would keep them too), and every (B, h, Tq, Tk) intermediate is
+    updated in place, so at most two of them exist at a time besides the probabilities."""
 
     @staticmethod
-    def forward(ctx, dots, v, keep, scale: float):
-        # dots (B, h, Tq, Tk); v (B, h, Tk, dh); keep (B, h, Tq, Tk) bool
+    def forward(ctx, q, k, v, mask, keep, scale: float, keep_scale: float):
+        # q (B, h, Tq, dh); k, v (B, h, Tk, dh); mask (B, 1, 1, Tk) additive or None; keep (B, h, Tq, Tk) bool
+        dots = (q @ k.transpose(-1, -2)).mul_(scale)  # (B, h, Tq, Tk)
+        if mask is not None:
+            dots.add_(mask)
         attn = dots.softmax(dim=-1)  # (B, h, Tq, Tk)
-        ctx.save_for_backward(attn, keep, v)
-        ctx.scale = scale
-        return (attn * _scaled_keep(keep, scale, attn.dtype)) @ v  # (B, h, Tq, dh)
+        del dots
+        ctx.save_for_backward(q, k, v, attn, keep)
+        ctx.scale, ctx.keep_scale = scale, keep_scale
+        return _scaled_keep(keep, keep_scale, attn.dtype).mul_(attn) @ v  # (B, h, Tq, dh)
 
     @staticmethod
     def backward(ctx, grad_out):
-        attn, keep, v = ctx.saved_tensors
+        q, k, v, attn, keep = ctx.saved_tensors
         g = grad_out.to(v.dtype)  # (B, h, Tq, dh)
-        k = _scaled_keep(keep, ctx.scale, attn.dtype)  # (B, h, Tq, Tk)
-        grad_v = (g.transpose(-1, -2) @ (attn * k)).transpose(-1, -2)  # (B, h, Tk, dh)
-        grad_attn = (g @ v.transpose(-1, -2)).mul_(k)  # (B, h, Tq, Tk)
-        grad_dots = torch._softmax_backward_data(grad_attn, attn, -1, attn.dtype)
-        return grad_dots, grad_v, None, None
+        m = _scaled_keep(keep, ctx.keep_scale, attn.dtype)  # (B, h, Tq, Tk)
+        grad_attn = (g @ v.transpose(-1, -2)).mul_(m)  # (B, h, Tq, Tk)
+        grad_v = (g.transpose(-1, -2) @ m.mul_(attn)).transpose(-1, -2)  # (B, h, Tk, dh)
+        del m
+        grad_dots = torch._softmax_backward_data(grad_attn, attn, -1, attn.dtype).mul_(ctx.scale)
+        del grad_attn
+        grad_q = grad_dots @ k  # (B, h, Tq, dh)
+        grad_k = (q.transpose(-1, -2) @ grad_dots).transpose(-1, -2)  # (B, h, Tk, dh)
+        return grad_q, grad_k, grad_v, None, None, None, None
 
 
 @contextmanager
