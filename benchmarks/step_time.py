@@ -43,8 +43,10 @@ auto = bf16 where the device computes it natively), explicit | fused (model.atte
 (model.text_checkpointing=true), pack (model.text_packing=true: BERT on the valid tokens only,
 packed; the paper profile's default; without it the text is padded as released), lstm
 (model.lstm_kernel=fused: the audio / vision LSTMs over the padded batch in one fused call; the
-paper profile's default; without it they run on packed sequences as released). The released
-side always runs as released (fp32, its own attention).
+paper profile's default; without it they run on packed sequences as released), adam
+(train.adam_kernel=fused: one pass over each tensor; the paper profile's default; without it the
+'foreach' Adam, bit for bit the released arithmetic). The released side always runs as
+released (fp32, its own attention).
 
     python benchmarks/step_time.py --released /path/to/EMT-DLFR              # GPU: the full story
     python benchmarks/step_time.py --device cpu --batch-size 4 --steps 1 --rounds 1 \\
@@ -83,8 +85,8 @@ MISSING_RATE = 0.5
 MODES = ("bert", "fixed", "padded")
 MODE_TITLES = {"bert": "with BERT", "fixed": "without BERT (fixed text features)",
                "padded": "with BERT, every sample at the full padded length (50 / 375 / 500)"}
-DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack+lstm", "bf16+fused+pack+lstm",
-                    "bf16+fused+pack+lstm+ckpt", "bf16+fused+lstm+bucket")
+DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack+lstm+adam", "bf16+fused+pack+lstm+adam",
+                    "bf16+fused+pack+lstm+adam+ckpt", "bf16+fused+lstm+adam+bucket")
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("fused", "explicit")
 
@@ -102,6 +104,7 @@ class Setting:
     checkpointing: bool = False
     packing: bool = False
     fused_lstm: bool = False
+    fused_adam: bool = False
 
     @classmethod
     def parse(cls, text: str) -> "Setting":
@@ -119,10 +122,12 @@ class Setting:
                 kw["packing"] = True
             elif tok == "lstm":
                 kw["fused_lstm"] = True
+            elif tok == "adam":
+                kw["fused_adam"] = True
             else:
                 raise argparse.ArgumentTypeError(
                     f"setting {text!r}: unknown token {tok!r}; tokens are {'|'.join(PRECISIONS)}, "
-                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack, lstm (joined with '+', e.g. bf16+fused+pack+lstm)")
+                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack, lstm, adam (joined with '+', e.g. bf16+fused+pack+lstm+adam)")
         return cls(name=text, **kw)
 
     def overrides(self) -> list[str]:
@@ -130,7 +135,8 @@ class Setting:
         out = [f"train.precision={self.precision}", f"train.bucket_by_length={str(self.bucket).lower()}",
                f"model.text_checkpointing={str(self.checkpointing).lower()}",
                f"model.text_packing={str(self.packing).lower()}",
-               f"model.lstm_kernel={'fused' if self.fused_lstm else 'packed'}"]
+               f"model.lstm_kernel={'fused' if self.fused_lstm else 'packed'}",
+               f"train.adam_kernel={'fused' if self.fused_adam else 'foreach'}"]
         if self.attention is not None:
             out.append(f"model.attention={self.attention}")
         return out

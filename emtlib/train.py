@@ -100,9 +100,10 @@ class EMTProcedure(Procedure):
         self.key = selection_key(cfg)
 
     def make_optimization(self):
-        # see docs/training.md#optimizer
-        # foreach: the same arithmetic as the per-tensor loop (bit-identical), fewer kernel launches
-        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train), foreach=True)]
+        # see docs/training.md#optimizer: foreach, the per-tensor loop's arithmetic bit for bit;
+        # fused, one pass over each tensor
+        kernel = {"foreach": dict(foreach=True), "fused": dict(fused=True)}[self.cfg.train.adam_kernel]
+        self.optimizers = [torch.optim.Adam(self.model.parameter_groups(self.cfg.train), **kernel)]
         return self.optimizers, []
 
     def train_epoch(self, loader, epoch: int, desc: str = "") -> dict:

@@ -45,6 +45,7 @@ METHODS = EMT_METHODS + BASELINES
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTION_KERNELS = ("fused", "explicit")
 LSTM_KERNELS = ("packed", "fused")
+ADAM_KERNELS = ("foreach", "fused")
 BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "precision", "bucket_by_length", "num_workers",
                          "quiet")
 """The TrainConfig fields a baseline run reads; the rest is EMT's optimisation (see module doc)."""
@@ -253,6 +254,10 @@ class TrainConfig(Serializable):
     precision: str = "auto"
     """'auto' (bf16 autocast where the device computes bf16 natively: CUDA with bf16 support, CPUs
     with avx512_bf16/amx_bf16; fp32 elsewhere), 'fp32' or 'bf16' (docs/training.md#precision)."""
+    adam_kernel: str = "foreach"
+    """EMT's Adam: 'foreach' (the per-tensor loop's arithmetic, bit for bit, batched) or 'fused'
+    (one pass over each tensor: 8x faster over bert-base's parameters on a CPU, last-bit
+    differences) (docs/training.md#optimizer)."""
     bucket_by_length: bool = False
     """Batches of samples of similar lengths, batch order shuffled each epoch; off = the released
     batching (docs/training.md#length-bucketing)."""
@@ -264,6 +269,7 @@ class TrainConfig(Serializable):
     def __post_init__(self):
         _choice(self, "key_eval", KEY_EVALS)
         _choice(self, "precision", PRECISIONS)
+        _choice(self, "adam_kernel", ADAM_KERNELS)
         _positive(self, "batch_size", "update_epochs", "early_stop")
         if self.max_epochs is not None:
             _positive(self, "max_epochs")
