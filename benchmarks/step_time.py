@@ -45,7 +45,9 @@ packed; the paper profile's default; without it the text is padded as released),
 (model.lstm_kernel=fused: the audio / vision LSTMs over the padded batch in one fused call; the
 paper profile's default; without it they run on packed sequences as released), adam
 (train.adam_kernel=fused: one pass over each tensor; the paper profile's default; without it the
-'foreach' Adam, bit for bit the released arithmetic). The released side always runs as
+'foreach' Adam, bit for bit the released arithmetic), drop (model.dropout_kernel=keep_mask: every
+dropout mask, BERT's included, from 16-bit draws and kept as bool on a CPU; the paper profile's
+default; without it PyTorch's dropout as released). The released side always runs as
 released (fp32, its own attention).
 
     python benchmarks/step_time.py --released /path/to/EMT-DLFR              # GPU: the full story
@@ -85,8 +87,9 @@ MISSING_RATE = 0.5
 MODES = ("bert", "fixed", "padded")
 MODE_TITLES = {"bert": "with BERT", "fixed": "without BERT (fixed text features)",
                "padded": "with BERT, every sample at the full padded length (50 / 375 / 500)"}
-DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack+lstm+adam", "bf16+fused+pack+lstm+adam",
-                    "bf16+fused+pack+lstm+adam+ckpt", "bf16+fused+lstm+adam+bucket")
+DEFAULT_SETTINGS = ("fp32+explicit", "fp32+fused+pack+lstm+adam+drop",
+                    "bf16+fused+pack+lstm+adam+drop", "bf16+fused+pack+lstm+adam+drop+ckpt",
+                    "bf16+fused+lstm+adam+drop+bucket")
 PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTIONS = ("fused", "explicit")
 
@@ -105,6 +108,7 @@ class Setting:
     packing: bool = False
     fused_lstm: bool = False
     fused_adam: bool = False
+    keep_mask_dropout: bool = False
 
     @classmethod
     def parse(cls, text: str) -> "Setting":
@@ -124,10 +128,13 @@ class Setting:
                 kw["fused_lstm"] = True
             elif tok == "adam":
                 kw["fused_adam"] = True
+            elif tok == "drop":
+                kw["keep_mask_dropout"] = True
             else:
                 raise argparse.ArgumentTypeError(
                     f"setting {text!r}: unknown token {tok!r}; tokens are {'|'.join(PRECISIONS)}, "
-                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack, lstm, adam (joined with '+', e.g. bf16+fused+pack+lstm+adam)")
+                    f"{'|'.join(ATTENTIONS)}, bucket, ckpt, pack, lstm, adam, drop (joined with '+', e.g. "
+                    "bf16+fused+pack+lstm+adam+drop)")
         return cls(name=text, **kw)
 
     def overrides(self) -> list[str]:
@@ -136,7 +143,8 @@ class Setting:
                f"model.text_checkpointing={str(self.checkpointing).lower()}",
                f"model.text_packing={str(self.packing).lower()}",
                f"model.lstm_kernel={'fused' if self.fused_lstm else 'packed'}",
-               f"train.adam_kernel={'fused' if self.fused_adam else 'foreach'}"]
+               f"train.adam_kernel={'fused' if self.fused_adam else 'foreach'}",
+               f"model.dropout_kernel={'keep_mask' if self.keep_mask_dropout else 'native'}"]
         if self.attention is not None:
             out.append(f"model.attention={self.attention}")
         return out

@@ -63,7 +63,7 @@ def cache_only() -> bool:
 # Fields that change how a run is shown, not what it computes: left out of the cache key.
 _KEY_EXCLUDED = {("train", "quiet"), ("train", "num_workers")}
 _KEY_OMITTED_AT_DEFAULT = {("model", "text_packing"): False, ("model", "lstm_kernel"): "packed",
-                           ("train", "adam_kernel"): "foreach"}
+                           ("model", "dropout_kernel"): "native", ("train", "adam_kernel"): "foreach"}
 """Fields added after records were made: left out of the key while at their default (what those
 records computed), so the records keep their keys."""
 

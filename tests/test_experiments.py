@@ -127,13 +127,13 @@ def test_real_data_spec_needs_a_root_and_fails_with_the_loader_message(tmp_path)
 
 
 # Pinned keys: a record cached by one version must be found by the next unless what the run
-# computes changed. Last deliberate change: the paper profile runs EMT's Adam fused
-# (train.adam_kernel, which leaves the keys of configs without it unchanged).
+# computes changed. Last deliberate change: the paper profile draws EMT's dropout masks with
+# keep_mask (model.dropout_kernel, which leaves the keys of configs without it unchanged).
 PINNED_KEYS = {
-    ("emt_dlfr", "mosi", "paper", 0.5): "a3f947c33355",
-    ("emt", "mosi", "paper", 0.0): "3f340765d2cc",
-    ("emt_dlfr", "mosei", "paper", 0.5): "05483ee44361",
-    ("emt_dlfr", "mosi", "paper", 0.0): "66117e6ac22b",
+    ("emt_dlfr", "mosi", "paper", 0.5): "b507fd8521ea",
+    ("emt", "mosi", "paper", 0.0): "9d753a13d8b3",
+    ("emt_dlfr", "mosei", "paper", 0.5): "448d4f31cf2c",
+    ("emt_dlfr", "mosi", "paper", 0.0): "d059d7437c18",
     ("misa", "mosi", "paper", 0.0): "bdf12cf40d30",
     ("emt_dlfr", "mosi", "demo", 0.4): "05c8f4e6abfe",  # as before text_packing (off there)
 }
@@ -142,8 +142,9 @@ PINNED_KEYS = {
 def test_fields_added_later_enter_the_key_only_away_from_their_default():
     cfg = RunSpec(profile="demo").config()  # its key is pinned below, from before both fields
     assert cfg.model.text_packing is False and cfg.model.lstm_kernel == "packed"
-    assert cfg.train.adam_kernel == "foreach"
-    for override in ("model.text_packing=true", "model.lstm_kernel=fused", "train.adam_kernel=fused"):
+    assert cfg.train.adam_kernel == "foreach" and cfg.model.dropout_kernel == "native"
+    for override in ("model.text_packing=true", "model.lstm_kernel=fused", "train.adam_kernel=fused",
+                     "model.dropout_kernel=keep_mask"):
         assert config_key(cfg) != config_key(apply_overrides(cfg, [override])), override
 
 

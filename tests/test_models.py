@@ -458,7 +458,7 @@ def test_packed_text_forward_equals_the_padded_call(impl):
     for a, b in zip(g_padded, g_packed):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-4 * float(a.abs().max()))
     config._attn_implementation = "flash_attention_2"
-    with pytest.raises(ValueError, match="text_packing needs .* 'sdpa' or 'eager'"):
+    with pytest.raises(ValueError, match="text_packing needs .* 'sdpa', 'eager' or"):
         packed_text_forward(bert, text)
 
 
@@ -511,7 +511,7 @@ def test_bf16_autocast_forward_with_float32_losses(tiny_bert_dir):
 
 def test_cpu_attention_dropout_drops_with_probability_p_and_keeps_the_mean():
     """With v = identity, the output rows are the dropped-out attention probabilities."""
-    from emtlib.models.layers import _attention_with_dropout_cpu
+    from emtlib.models.layers import attention_with_dropout_cpu
 
     torch.manual_seed(0)
     B, h, Tq, Tk, p = 2, 2, 64, 32, 0.3
@@ -520,7 +520,7 @@ def test_cpu_attention_dropout_drops_with_probability_p_and_keeps_the_mean():
     mask = torch.zeros(B, 1, 1, Tk)
     mask[0, ..., -4:] = -torch.finfo(torch.float32).max  # 4 padded keys in sample 0
     expected = ((q @ k.transpose(-1, -2)) * 0.5 + mask).softmax(-1)
-    draws = torch.stack([_attention_with_dropout_cpu(q, k, v, mask, 0.5, p) for _ in range(400)])
+    draws = torch.stack([attention_with_dropout_cpu(q, k, v, mask, 0.5, p) for _ in range(400)])
     dropped = (draws == 0).float().mean().item()
     assert abs(dropped - (p + (1 - p) * 4 / (2 * Tk))) < 0.01  # padded keys are 0 anyway
     sd = expected * (p / (1 - p) / len(draws)) ** 0.5  # std of the mean of the scaled keeps
@@ -655,3 +655,100 @@ def test_frozen_text_encoder_is_the_encoder_frozen_in_eval_mode_and_cached():
     assert len(frozen.cache.rows) == 3
     frozen(input_ids=ids[:2], attention_mask=mask[:2])
     assert len(frozen.cache.rows) == 3  # seen rows are not encoded again
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_keep_mask_dropout_zeroes_or_scales_each_entry_and_its_gradient_alike(dtype):
+    """layers.Dropout 'keep_mask' in training on a CPU: each entry is 0 or x * (1 / keep_prob), the
+    fraction kept is 1 - p, and the gradient passes exactly where the output was kept; in
+    evaluation it is the identity; 'native' is nn.Dropout, draw for draw."""
+    from emtlib.models.layers import Dropout
+
+    p = 0.3
+    keep_prob = 1 - round(p * 65536) / 65536
+    torch.manual_seed(0)
+    x = (torch.rand(64, 50, 96) + 0.5).to(dtype).requires_grad_()  # no zero entries
+    drop = Dropout(p, "keep_mask").train()
+    out = drop(x)
+    assert out.dtype == dtype
+    kept = out != 0
+    scale = torch.tensor(1 / keep_prob).to(dtype)  # the scale in x's dtype, as native dropout's
+    assert torch.equal(out[kept], (x.detach() * scale)[kept])
+    sd = (keep_prob * (1 - keep_prob) / kept.numel()) ** 0.5
+    assert abs(kept.float().mean().item() - keep_prob) < 5 * sd
+    probe = torch.randn(x.shape).to(dtype)
+    (grad,) = torch.autograd.grad((out * probe).sum(), x)
+    assert torch.equal(grad, torch.where(kept, probe * scale, 0))
+    assert torch.equal(drop.eval()(x), x)
+    torch.manual_seed(1)
+    native = Dropout(p, "native").train()(x)
+    torch.manual_seed(1)
+    assert torch.equal(native, torch.nn.Dropout(p).train()(x))
+    with pytest.raises(ValueError, match="dropout kernel 'bernoulli'"):
+        Dropout(p, "bernoulli")
+
+
+def test_keep_mask_dropout_kernel_reaches_every_dropout_and_changes_nothing_in_evaluation(tiny_bert_dir):
+    """model.dropout_kernel='keep_mask': every dropout of EMT-DLFR, BERT's included, is a
+    keep-mask Dropout and BERT's attention runs KEEP_MASK_ATTENTION; in evaluation the predictions
+    equal the native kernel's exactly (same weights), in training the draws differ, and the
+    padded and packed text paths both train."""
+    from emtlib.models.layers import Dropout
+    from emtlib.models.text_encoder import KEEP_MASK_ATTENTION
+
+    batch = make_batch()
+    preds, models = [], {}
+    for kernel in ("native", "keep_mask"):
+        torch.manual_seed(0)
+        model = build_model(tiny_config(tiny_bert_dir, dropout_kernel=kernel))
+        models[kernel] = model
+        preds.append(model.eval()(batch)["pred_m"])
+    torch.testing.assert_close(preds[1], preds[0], rtol=0, atol=0)
+    fast = models["keep_mask"]
+    drops = [m for m in fast.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) > 5 and all(isinstance(m, Dropout) and m.kernel == "keep_mask" for m in drops)
+    assert fast.text_model.config._attn_implementation == KEEP_MASK_ATTENTION
+    assert all(m.kernel == "native" for m in models["native"].modules() if isinstance(m, Dropout))
+    # an encoder shared by a later model takes that model's kernel
+    native_again = build_model(tiny_config(tiny_bert_dir), text_encoder=fast.text_model)
+    assert native_again.text_model.config._attn_implementation == "sdpa"
+    assert all(m.kernel == "native" for m in native_again.modules() if isinstance(m, Dropout))
+    for packing in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_config(tiny_bert_dir, dropout_kernel="keep_mask", text_packing=packing)
+        model = build_model(cfg).train()
+        out = model(batch)
+        loss, _ = total_loss(out, batch, cfg.loss)
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert not torch.equal(out["pred_m"], preds[1])  # dropout was active
+        bert_grads = [p.grad for p in model.text_model.encoder.parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in bert_grads)
+
+
+def test_keep_mask_attention_is_sdpa_without_dropout_and_drops_probabilities_with_it():
+    """KEEP_MASK_ATTENTION in a BERT: without dropout (evaluation) it is the sdpa attention, bit for
+    bit; in training its output differs from sdpa's by the dropout only (p -> 0 limit: none)."""
+    from transformers import BertModel
+
+    from emtlib.models.text_encoder import use_text_dropout_kernel
+
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+    config._attn_implementation = "sdpa"
+    bert = BertModel(config)
+    ids = torch.randint(1, 1000, (3, 9))
+    mask = (torch.arange(9)[None] < torch.tensor([[9], [4], [6]])).long()
+    ref = bert.eval()(input_ids=ids, attention_mask=mask).last_hidden_state
+    use_text_dropout_kernel(bert, "keep_mask")
+    out = bert.eval()(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.equal(out, ref)
+    for m in bert.modules():  # dropout 0 everywhere: training computes the evaluation function
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    bert.train()
+    for layer in bert.encoder.layer:
+        layer.attention.self.dropout.p = 1e-9  # takes the keep-mask path, keeps every entry
+    out = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+    valid = mask.bool()
+    torch.testing.assert_close(out[valid], ref[valid])

@@ -46,6 +46,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTION_KERNELS = ("fused", "explicit")
 LSTM_KERNELS = ("packed", "fused")
 ADAM_KERNELS = ("foreach", "fused")
+DROPOUT_KERNELS = ("native", "keep_mask")
 BASELINE_TRAIN_FIELDS = ("max_epochs", "device", "precision", "bucket_by_length", "num_workers",
                          "quiet")
 """The TrainConfig fields a baseline run reads; the rest is EMT's optimisation (see module doc)."""
@@ -140,6 +141,10 @@ class ModelConfig(Serializable):
     """Audio / vision LSTM kernel: 'packed' (a packed sequence, as released; step by step on a
     CPU) or 'fused' (the padded batch in one oneDNN / cuDNN call, read at each sample's length);
     the same function (docs/model.md#lstm-kernels)."""
+    dropout_kernel: str = "native"
+    """Dropout masks: 'native' (PyTorch's, as released) or 'keep_mask' (on a CPU in training,
+    emtlib's 16-bit draws kept as bool, in the text encoder too: faster and smaller, other random
+    draws; docs/model.md#dropout-kernels)."""
     text_checkpointing: bool = False
     """Activation checkpointing of the text encoder: less memory, one more text forward pass."""
     text_packing: bool = False
@@ -183,6 +188,7 @@ class ModelConfig(Serializable):
         _choice(self, "attn_act_fn", ATTN_ACTS)
         _choice(self, "attention", ATTENTION_KERNELS)
         _choice(self, "lstm_kernel", LSTM_KERNELS)
+        _choice(self, "dropout_kernel", DROPOUT_KERNELS)
         _positive(self, "text_len", "audio_dim", "audio_len", "vision_dim", "vision_len",
                   "a_lstm_hidden", "a_lstm_layers", "audio_out", "v_lstm_hidden", "v_lstm_layers",
                   "video_out", "d_model", "fusion_layers", "heads", "ff_expansion", "max_seq_len",

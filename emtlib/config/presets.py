@@ -44,8 +44,10 @@ def paper_config(dataset: str, method: str = "emt_dlfr", missing_rate: float | N
                                 baseline=paper_hparams(method, ds, baseline_source))
     if baseline_source is not None:
         raise ValueError("baseline_source applies to baseline methods only")
-    # speed settings computing the same function: BERT on the words only, fused LSTMs
-    m = dict(_dataset_model_fields(ds), text_packing=True, lstm_kernel="fused")
+    # speed settings computing the same function: BERT on the words only, fused LSTMs, dropout
+    # masks from 16-bit draws kept as bool (the same distribution)
+    m = dict(_dataset_model_fields(ds), text_packing=True, lstm_kernel="fused",
+             dropout_kernel="keep_mask")
     if ds == "mosi":
         model = ModelConfig(**m, a_lstm_hidden=32, audio_out=16, v_lstm_hidden=64, video_out=32,
                             d_model=128, fusion_layers=3, heads=4, attn_dropout=0.3, ff_dropout=0.1,
@@ -118,9 +120,9 @@ DEMO_FRAME_POOL = 8
 """The demo averages every 8 audio / vision frames into one (MOSI-shaped stand-in: ~6 frames a
 clip on average, 40 at most, instead of ~50 and ~330)."""
 DEMO_EMT = dict(text_encoder="minilm", freeze_text=True, text_packing=False, lstm_kernel="packed",
-                d_model=32, fusion_layers=2, heads=4, attn_dropout=0.0, a_lstm_hidden=16, audio_out=16,
-                v_lstm_hidden=16, video_out=16, post_fusion_dim=64, gmc_pred_dim=32,
-                text_pred_dim=64, audio_pred_dim=8, video_pred_dim=8)
+                dropout_kernel="native", d_model=32, fusion_layers=2, heads=4, attn_dropout=0.0,
+                a_lstm_hidden=16, audio_out=16, v_lstm_hidden=16, video_out=16, post_fusion_dim=64,
+                gmc_pred_dim=32, text_pred_dim=64, audio_pred_dim=8, video_pred_dim=8)
 """EMT-DLFR's demo model: the paper's mechanisms at a small width, MiniLM frozen and cached."""
 DEMO_TRAIN = dict(batch_size=32, update_epochs=1, max_epochs=12, early_stop=3, lr_other=2e-3,
                   lr_audio=2e-3, lr_video=2e-3, precision="fp32", adam_kernel="foreach",

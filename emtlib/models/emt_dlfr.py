@@ -33,8 +33,9 @@ import torch.nn as nn
 from emtlib.config import LossConfig, ModelConfig, TrainConfig
 
 from .emt import EMT
-from .layers import AuViSubNet, length_to_mask
-from .text_encoder import TextFeatureCache, packed_text_forward, text_encoder_config
+from .layers import AuViSubNet, Dropout, length_to_mask, use_dropout_kernel
+from .text_encoder import (TextFeatureCache, packed_text_forward, text_encoder_config,
+                           use_text_dropout_kernel)
 
 ATTRACTION_KEYS = ("gmc", "text", "audio", "video")
 
@@ -117,7 +118,7 @@ class EMTDLFR(nn.Module):
         head_in = t_dim + cfg.audio_out + cfg.video_out + 3 * d  # [h_l | h_a | h_v | g] (docs/model.md#prediction-head)
         P = cfg.post_fusion_dim
         self.post_fusion = nn.Sequential(
-            nn.Dropout(cfg.post_fusion_dropout), nn.Linear(head_in, P), nn.ReLU(inplace=True),
+            Dropout(cfg.post_fusion_dropout), nn.Linear(head_in, P), nn.ReLU(inplace=True),
             nn.Linear(P, P), nn.ReLU(inplace=True), nn.Linear(P, 1))
         if self.use_complete_view and self.attraction == "simsiam":
             dims = {"gmc": (3 * d, cfg.gmc_pred_dim), "text": (t_dim, cfg.text_pred_dim),
@@ -129,6 +130,9 @@ class EMTDLFR(nn.Module):
             self.recon_text = nn.Linear(d, t_dim)
             self.recon_audio = nn.Linear(d, cfg.audio_dim)
             self.recon_video = nn.Linear(d, cfg.vision_dim)
+        # every dropout with the configured kernel, BERT's too (docs/model.md#dropout-kernels)
+        use_text_dropout_kernel(self.text_model, cfg.dropout_kernel)
+        use_dropout_kernel(self, cfg.dropout_kernel)
 
     def train(self, mode: bool = True):
         super().train(mode)

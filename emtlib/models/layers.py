@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..config.experiment import LSTM_KERNELS
+from ..config.experiment import DROPOUT_KERNELS, LSTM_KERNELS
 
 
 def _clones(module: nn.Module, n: int, share: bool) -> nn.ModuleList:
@@ -55,7 +55,7 @@ class PositionalEmbedding(nn.Module):
             self.pe = nn.Parameter(torch.randn(1, max_seq_len, d))
         else:
             self.register_buffer("pe", sinusoid_table(max_seq_len, d)[None], persistent=False)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = x.shape[1]
@@ -76,7 +76,7 @@ class Attention(nn.Module):
         self.to_q = nn.Linear(d, d, bias=False)
         self.to_kv = nn.Linear(d, 2 * d, bias=False)
         self.to_out = nn.Linear(d, d)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.fused = fused
 
     def forward(self, x, context=None, key_mask=None, capture: list | None = None):
@@ -105,7 +105,7 @@ class Attention(nn.Module):
             mask = mask.masked_fill(~key_mask, -torch.finfo(q.dtype).max)[:, None, None, :]  # (B, 1, 1, Tk)
         p = self.dropout.p if self.training else 0.0
         if p > 0 and q.device.type == "cpu":
-            return _attention_with_dropout_cpu(q, k, v, mask, self.scale, p)
+            return attention_with_dropout_cpu(q, k, v, mask, self.scale, p)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=self.scale)
 
     def _explicit(self, q, k, v, key_mask, capture):
@@ -119,7 +119,7 @@ class Attention(nn.Module):
         return self.dropout(attn) @ v  # (B, h, Tq, dh)
 
 
-def _attention_with_dropout_cpu(q, k, v, mask, scale: float, p: float) -> torch.Tensor:
+def attention_with_dropout_cpu(q, k, v, mask, scale: float, p: float) -> torch.Tensor:
     """Attention with dropout on the probabilities, for CPU training (docs/model.md#attention-kernels).
 
     The fused CPU kernel of scaled_dot_product_attention has no dropout; with dropout it falls back
@@ -149,6 +149,58 @@ def _scaled_keep(keep: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.
     """The mask as `dtype` holding 0 and `scale`. Through uint8: a bool tensor converts, and
     multiplies other dtypes, several times slower on a CPU (element by element)."""
     return keep.view(torch.uint8).to(dtype).mul_(scale)
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout with a choice of kernel (docs/model.md#dropout-kernels). 'native': PyTorch's
+    (a `bernoulli_` mask, kept for backward in the input's dtype), as released. 'keep_mask': in
+    training on a CPU the mask comes from `keep_mask` and is kept as bool; elsewhere 'native'.
+    The same distribution up to the keep probability's 2**-16 grid; other random draws."""
+
+    def __init__(self, p: float = 0.0, kernel: str = "native"):
+        super().__init__(p)
+        if kernel not in DROPOUT_KERNELS:
+            raise ValueError(f"dropout kernel {kernel!r}: expected one of {DROPOUT_KERNELS}")
+        self.kernel = kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel == "keep_mask" and self.training and self.p > 0 and x.device.type == "cpu":
+            keep, keep_prob = keep_mask(x.shape, self.p, x.device)
+            return _KeptScaled.apply(x, keep, 1.0 / keep_prob if keep_prob > 0 else 0.0)
+        return super().forward(x)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, kernel={self.kernel!r}"
+
+
+class _KeptScaled(torch.autograd.Function):
+    """x * keep * scale, keeping only the bool mask for backward."""
+
+    @staticmethod
+    def forward(ctx, x, keep, scale: float):
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return _scaled_keep(keep, scale, x.dtype).mul_(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (keep,) = ctx.saved_tensors
+        return _scaled_keep(keep, ctx.scale, grad_out.dtype).mul_(grad_out), None, None
+
+
+def use_dropout_kernel(model: nn.Module, kernel: str) -> nn.Module:
+    """Every dropout of `model` with `kernel`: emtlib's `Dropout` modules take it, and plain
+    nn.Dropout children (a Hugging Face text encoder's), which are 'native' already, are replaced
+    by a `Dropout` of their p for any other kernel."""
+    if kernel not in DROPOUT_KERNELS:
+        raise ValueError(f"dropout kernel {kernel!r}: expected one of {DROPOUT_KERNELS}")
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, Dropout):
+                child.kernel = kernel
+            elif type(child) is nn.Dropout and kernel != "native":
+                setattr(parent, name, Dropout(child.p, kernel))
+    return model
 
 
 class _DroppedAttention(torch.autograd.Function):
@@ -208,7 +260,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.w_in = nn.Linear(d, d * mult * 2)
         self.w_out = nn.Linear(d * mult, d)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x):
         h = self.w_in(x)  # (B, T, 2*mult*d) = [a | b]
@@ -342,7 +394,7 @@ class AuViSubNet(nn.Module):
             raise ValueError(f"LSTM kernel {kernel!r}: expected one of {LSTM_KERNELS}")
         self.rnn = nn.LSTM(in_size, hidden, num_layers=num_layers, batch_first=True,
                            dropout=dropout if num_layers > 1 else 0.0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.linear_1 = nn.Linear(hidden, out) if hidden != out else nn.Identity()
         self.kernel = kernel
 

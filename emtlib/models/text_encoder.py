@@ -17,9 +17,13 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-from transformers import BertConfig, BertModel
+from transformers import AttentionInterface, AttentionMaskInterface, BertConfig, BertModel
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import sdpa_mask
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import logging as hf_logging
+
+from .layers import attention_with_dropout_cpu, use_dropout_kernel
 
 # Random-weight architectures known without any file.
 KNOWN_CONFIGS = {
@@ -91,6 +95,49 @@ def build_text_encoder(name: str, pretrained: bool) -> BertModel:
     return BertModel(text_encoder_config(name))
 
 
+KEEP_MASK_ATTENTION = "emtlib_keep_mask"
+"""The text encoder's attention implementation under model.dropout_kernel='keep_mask': sdpa's
+masks and kernels, except attention with dropout in training on a CPU, which runs
+`layers.attention_with_dropout_cpu` (docs/model.md#dropout-kernels)."""
+
+
+def _keep_mask_attention(module, query, key, value, attention_mask, dropout: float = 0.0,
+                         scaling: float | None = None, **kwargs):
+    # query (B, h, Tq, dh); key, value (B, h, Tk, dh); attention_mask bool, True = attend, or None
+    if dropout > 0 and query.device.type == "cpu":
+        mask = attention_mask
+        if mask is not None and mask.dtype == torch.bool:  # additive, finite (as layers.Attention)
+            mask = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill(
+                ~mask, -torch.finfo(query.dtype).max)
+        scale = query.shape[-1] ** -0.5 if scaling is None else scaling
+        out = attention_with_dropout_cpu(query, key, value, mask, scale, dropout)  # (B, h, Tq, dh)
+        return out.transpose(1, 2).contiguous(), None  # (B, Tq, h, dh), as sdpa's
+    return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                  scaling=scaling, **kwargs)
+
+
+AttentionInterface.register(KEEP_MASK_ATTENTION, _keep_mask_attention)
+AttentionMaskInterface.register(KEEP_MASK_ATTENTION, sdpa_mask)
+
+
+def use_text_dropout_kernel(encoder: BertModel, kernel: str) -> BertModel:
+    """The text encoder's dropouts with `kernel` (layers.Dropout): under 'keep_mask' its hidden
+    dropouts draw keep masks and its attention runs KEEP_MASK_ATTENTION; 'native' undoes that.
+    An encoder without a Hugging Face attention implementation (fixed features) gets the former."""
+    use_dropout_kernel(encoder, kernel)
+    impl = getattr(getattr(encoder, "config", None), "_attn_implementation", None)
+    if impl is None:
+        return encoder
+    if kernel == "keep_mask" and impl != KEEP_MASK_ATTENTION:
+        if impl != "sdpa":
+            raise ValueError(f"model.dropout_kernel='keep_mask' replaces the text encoder's 'sdpa' "
+                             f"attention; found {impl!r}")
+        encoder.set_attn_implementation(KEEP_MASK_ATTENTION)
+    elif kernel == "native" and impl == KEEP_MASK_ATTENTION:
+        encoder.set_attn_implementation("sdpa")
+    return encoder
+
+
 def packed_text_forward(encoder: BertModel, text: torch.Tensor) -> torch.Tensor:
     """`encoder(...).last_hidden_state` of a padded batch, computed without its padding.
 
@@ -105,9 +152,10 @@ def packed_text_forward(encoder: BertModel, text: torch.Tensor) -> torch.Tensor:
     """
     # text (B, 3, L): ids, attention mask (a prefix of ones), segment ids
     impl = encoder.config._attn_implementation
-    if impl not in ("sdpa", "eager"):  # the two whose 4-D masks are known to mean what we build
+    if impl not in ("sdpa", "eager", KEEP_MASK_ATTENTION):  # 4-D masks known to mean what we build
         raise ValueError(f"model.text_packing needs the text encoder's attention implementation "
-                         f"'sdpa' or 'eager', found {impl!r}; set model.text_packing=false")
+                         f"'sdpa', 'eager' or {KEEP_MASK_ATTENTION!r}, found {impl!r}; "
+                         "set model.text_packing=false")
     B, _, L = text.shape
     lengths = text[:, 1].sum(1).tolist()
     fill: list[int] = []  # tokens used per packed row
