@@ -752,3 +752,14 @@ def test_keep_mask_attention_is_sdpa_without_dropout_and_drops_probabilities_wit
     out = bert(input_ids=ids, attention_mask=mask).last_hidden_state
     valid = mask.bool()
     torch.testing.assert_close(out[valid], ref[valid])
+
+
+def test_keep_mask_dropout_kernel_refuses_a_text_encoder_attention_it_would_replace_silently():
+    from transformers import BertModel
+
+    from emtlib.models.text_encoder import use_text_dropout_kernel
+
+    config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    config._attn_implementation = "eager"
+    with pytest.raises(ValueError, match="found 'eager': set model.dropout_kernel=native"):
+        use_text_dropout_kernel(BertModel(config), "keep_mask")

@@ -131,7 +131,7 @@ def use_text_dropout_kernel(encoder: BertModel, kernel: str) -> BertModel:
     if kernel == "keep_mask" and impl != KEEP_MASK_ATTENTION:
         if impl != "sdpa":
             raise ValueError(f"model.dropout_kernel='keep_mask' replaces the text encoder's 'sdpa' "
-                             f"attention; found {impl!r}")
+                             f"attention; found {impl!r}: set model.dropout_kernel=native")
         encoder.set_attn_implementation(KEEP_MASK_ATTENTION)
     elif kernel == "native" and impl == KEEP_MASK_ATTENTION:
         encoder.set_attn_implementation("sdpa")
