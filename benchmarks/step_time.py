@@ -554,7 +554,8 @@ def summarise(ms: list[Measurement], steps_per_epoch: int) -> Row:
 def print_table(rows: list[Row], mode: str, cuda: bool) -> None:
     mem = "GPU mem (GB)" if cuda else "peak RSS (GB)"
     print(f"\n== {MODE_TITLES[mode]}")
-    head = (f"{'side':8s}  {'setting':22s} {'params (M)':>10s} {'step (s)':>9s} {'epoch (s)':>10s} "
+    w = max([22] + [len(r.setting) for r in rows])  # the setting column fits the longest name
+    head = (f"{'side':8s}  {'setting':{w}s} {'params (M)':>10s} {'step (s)':>9s} {'epoch (s)':>10s} "
             f"{mem:>13s} | {'step':>6s} {'epoch':>6s} {'memory':>6s}  (emtlib / released)")
     print(head)
     print("-" * len(head))
@@ -562,14 +563,14 @@ def print_table(rows: list[Row], mode: str, cuda: bool) -> None:
     notes: list[str] = []
     for r in rows:
         if math.isnan(r.step_s):
-            print(f"{r.side:8s}  {r.setting:22s} {r.note}")
+            print(f"{r.side:8s}  {r.setting:{w}s} {r.note}")
             continue
         ratios = ""
         if ref is not None and r.side == "emtlib":
             ratios = (f"{r.step_s / ref.step_s:5.2f}x {r.epoch_s / ref.epoch_s:5.2f}x "
                       f"{r.peak_gb / ref.peak_gb:5.2f}x")
         epoch = f"{r.epoch_s:.1f}" + ("" if r.measured_epoch else "*")
-        print(f"{r.side:8s}  {r.setting:22s} {r.params_m:10.1f} {r.step_s:9.3f} {epoch:>10s} "
+        print(f"{r.side:8s}  {r.setting:{w}s} {r.params_m:10.1f} {r.step_s:9.3f} {epoch:>10s} "
               f"{r.peak_gb:13.2f} | {ratios}")
         notes += [n for n in r.note.split("; ") if n and n not in notes]
     for n in notes:
