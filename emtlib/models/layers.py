@@ -65,6 +65,13 @@ class PositionalEmbedding(nn.Module):
         return self.dropout(x + self.pe[:, :T].to(x.dtype))  # (B, T, d)
 
 
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask (True = attend) as an additive one: 0 where allowed, else the dtype's most
+    negative finite value (a row with nothing allowed then averages uniformly, not NaN)."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
+        ~allowed, -torch.finfo(dtype).max)
+
+
 class Attention(nn.Module):
     """Multi-head attention, bias-free q/kv, biased output, key-padding mask only
     (docs/model.md#attention). `fused` picks scaled_dot_product_attention over explicit matmuls."""
@@ -101,8 +108,7 @@ class Attention(nn.Module):
         if key_mask is not None:
             # additive and finite, like the explicit path's fill: a row with no valid key attends
             # uniformly instead of giving NaN
-            mask = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device)
-            mask = mask.masked_fill(~key_mask, -torch.finfo(q.dtype).max)[:, None, None, :]  # (B, 1, 1, Tk)
+            mask = additive_mask(key_mask, q.dtype)[:, None, None, :]  # (B, 1, 1, Tk)
         p = self.dropout.p if self.training else 0.0
         if p > 0 and q.device.type == "cpu":
             return attention_with_dropout_cpu(q, k, v, mask, self.scale, p)

@@ -23,7 +23,7 @@ from transformers.masking_utils import sdpa_mask
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import logging as hf_logging
 
-from .layers import attention_with_dropout_cpu, use_dropout_kernel
+from .layers import additive_mask, attention_with_dropout_cpu, use_dropout_kernel
 
 # Random-weight architectures known without any file.
 KNOWN_CONFIGS = {
@@ -106,9 +106,8 @@ def _keep_mask_attention(module, query, key, value, attention_mask, dropout: flo
     # query (B, h, Tq, dh); key, value (B, h, Tk, dh); attention_mask bool, True = attend, or None
     if dropout > 0 and query.device.type == "cpu":
         mask = attention_mask
-        if mask is not None and mask.dtype == torch.bool:  # additive, finite (as layers.Attention)
-            mask = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill(
-                ~mask, -torch.finfo(query.dtype).max)
+        if mask is not None and mask.dtype == torch.bool:
+            mask = additive_mask(mask, query.dtype)
         scale = query.shape[-1] ** -0.5 if scaling is None else scaling
         out = attention_with_dropout_cpu(query, key, value, mask, scale, dropout)  # (B, h, Tq, dh)
         return out.transpose(1, 2).contiguous(), None  # (B, Tq, h, dh), as sdpa's
