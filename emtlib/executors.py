@@ -15,9 +15,12 @@ and imported only by their engine.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, fields
@@ -237,7 +240,8 @@ def _processes(specs, results_dir, opts, bar, stats) -> list[dict]:
         p.start()
         procs.append(p)
     try:
-        _wait_on_disk(specs, results_dir, bar, lambda: any(p.is_alive() for p in procs))
+        with _sigterm_raises():  # `kill` of the sweep stops its workers too, as Ctrl-C does
+            _wait_on_disk(specs, results_dir, bar, lambda: any(p.is_alive() for p in procs))
     except BaseException:  # interrupted: stop the workers (their claims end with them)
         for p in procs:
             p.terminate()
@@ -249,6 +253,24 @@ def _processes(specs, results_dir, opts, bar, stats) -> list[dict]:
     failed = [f"{p.name} exit code {p.exitcode}" for p in procs if p.exitcode]
     _raise_missing(specs, results_dir, out, "; ".join(failed))
     return out
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Within it, SIGTERM raises SystemExit(143) in the main thread instead of ending the process
+    at once (Python's default), so that the handlers around it run. Elsewhere: nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _process_worker(specs, results_dir, threads: int, env: dict) -> None:

@@ -126,6 +126,35 @@ def test_processes_executor_writes_the_local_records(tmp_path, local_records):
     assert [comparable(r) for r in records] == [comparable(r) for r in local_records]
 
 
+SWEEP = """
+import sys
+from emtlib.executors import run_grid
+from emtlib.experiments import RunSpec
+specs = [RunSpec(method="emt_dlfr", profile="smoke", seed=s, missing_rate=0.5) for s in (1, 2, 3, 4)]
+run_grid(specs, sys.argv[1], progress=False, executor="processes", workers=2, cpus_per_run=1)
+"""
+
+
+def test_sigterm_to_a_processes_sweep_stops_its_workers(tmp_path):
+    path = record_path(smoke_specs(1)[0].config(), tmp_path)
+    p = python(SWEEP, str(tmp_path))
+    deadline = time.monotonic() + 180
+    while (h := holder(path)) is None:  # a worker has started the first run
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()[0]
+        time.sleep(0.02)
+    worker = h["pid"]
+    try:
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=120)[0]
+        assert p.returncode == 128 + signal.SIGTERM, out  # SystemExit(143), after the cleanup
+        with pytest.raises(ProcessLookupError):  # the worker was stopped (and reaped) with it
+            os.kill(worker, 0)
+        assert holder(path) is None  # its claim ended with it
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
+
+
 def test_ray_runs_a_grid_to_the_local_records_and_retries_a_killed_worker(tmp_path, local_records):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
