@@ -54,8 +54,9 @@ def test_training_beats_the_label_mean_on_incomplete_and_complete_views():
 
 
 def test_adam_kernel_picks_pytorchs_implementation_of_the_same_update():
-    """train.adam_kernel: 'foreach' (the demo's) and 'fused' (the paper profile's) build Adam with
-    those flags over the same five groups; one update from the same gradients agrees to rounding."""
+    """train.adam_kernel: 'foreach' (the default) and 'fused' (the paper and demo profiles') build
+    Adam with those flags over the same five groups; one update from the same gradients agrees to
+    rounding."""
     from emtlib.models import build_model
     from emtlib.train import make_procedure
 
