@@ -420,14 +420,18 @@ def test_fused_lstm_kernel_computes_the_same_function(tiny_bert_dir):
         out = model(batch)
         loss, terms = total_loss(out, batch, cfg.loss)
         loss.backward()
-        results.append((out["pred_m"], terms, [p.grad for p in model.parameters()]))
+        results.append((out["pred_m"], terms, {n: p.grad for n, p in model.named_parameters()}))
     (pred0, terms0, grads0), (pred1, terms1, grads1) = results
     torch.testing.assert_close(pred1, pred0)
     assert all(abs(terms1[k] - terms0[k]) <= 1e-5 * (1 + abs(terms0[k])) for k in terms0)
-    for a, b in zip(grads0, grads1):
-        assert (a is None) == (b is None)
-        if a is not None:  # up to rounding (BERT's key bias has a gradient of 0 up to rounding)
-            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    for name, a in grads0.items():
+        b = grads1[name]
+        assert (a is None) == (b is None), name
+        # Up to rounding, on each gradient's scale: the SimSiam projectors' first layers feed a
+        # BatchNorm, which leaves their weights' gradients as small differences of large terms
+        # (and their biases' 0 up to rounding), so elementwise rounding differs by CPU model.
+        if a is not None:
+            assert (b - a).abs().max() <= 1e-4 * a.abs().max() + 1e-5, name
 
 
 @pytest.mark.parametrize("impl", ["sdpa", "eager"])
