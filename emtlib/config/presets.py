@@ -123,14 +123,14 @@ DEMO_EMT = dict(text_encoder="minilm", freeze_text=True, text_packing=False, lst
                 dropout_kernel="keep_mask", d_model=32, fusion_layers=2, heads=2, attn_dropout=0.0,
                 a_lstm_hidden=16, audio_out=16, v_lstm_hidden=16, video_out=16, post_fusion_dim=64,
                 gmc_pred_dim=32, text_pred_dim=64, audio_pred_dim=8, video_pred_dim=8)
-"""EMT-DLFR's demo model: the paper's mechanisms at a small width (2 heads of 16), MiniLM frozen and
-cached, the fused LSTM and keep-mask dropout kernels (docs/profiles.md)."""
+"""EMT-DLFR's demo model: the paper's mechanisms at a small width (2 heads of 16), MiniLM frozen
+and cached, the fused LSTM and keep-mask dropout kernels (docs/profiles.md)."""
 DEMO_TRAIN = dict(batch_size=32, update_epochs=1, max_epochs=12, early_stop=3, lr_other=2e-3,
                   lr_audio=2e-3, lr_video=2e-3, precision="fp32", adam_kernel="fused",
                   bucket_by_length=True, device="cpu", num_workers=0, quiet=True)
 """EMT-DLFR's demo optimisation: a step per batch, early stopping within 12 epochs, bucketing,
-fused Adam; float32, which is faster than bf16 autocast for a model this small (the casts cost more than the
-bf16 matmuls save)."""
+fused Adam; float32, which is faster than bf16 autocast for a model this small (the casts cost
+more than the bf16 matmuls save)."""
 
 
 def demo_config(dataset: str = "mosi", method: str = "emt_dlfr", missing_rate: float | None = None,
